@@ -1,0 +1,82 @@
+# The course's commands. `make lab` to study, `make test` to check everything CI checks.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+# Measured on a 2-core machine: torch's default spin-waiting threads make small training
+# steps ~30x slower while another process runs. Every command below runs with this.
+export OMP_WAIT_POLICY := PASSIVE
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3 || command -v python)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NBVAL := $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+.PHONY: help setup lab book test lint export export-check pytest nbval browser execute clean
+
+help:
+	@echo "make lab      set up (first time: a few minutes), then open the course in JupyterLab"
+	@echo "make test     everything CI checks: lint, export sync, tests, notebooks, book, browser"
+	@echo "make book     build the site from clean into _build/html"
+	@echo "make execute  re-run every notebook in place and save its outputs"
+	@echo "make export   write the notebooks' '#| export' cells into the attention_course package"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "make setup: no Python found (looked for python3.11, python3, python)."; \
+	  echo "Install Python 3.11 (3.11-3.13 work), or run: make setup PYTHON=/path/to/python3.11"; exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)' || { \
+	  echo "make setup: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'),"; \
+	  echo "but the course needs Python 3.11-3.13 (3.11 is what CI uses)."; \
+	  echo "Install one, or run: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "make setup: $(PYTHON) has no venv/ensurepip module (on Debian/Ubuntu: apt install python3-venv)."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=. notebooks/ch4_1_why_attention.ipynb
+
+export: setup
+	$(BIN)/python tools/export_notebooks.py
+
+export-check: setup
+	$(BIN)/python tools/export_notebooks.py --check
+
+lint: setup
+	$(BIN)/ruff check attention_course tests tools notebooks
+
+pytest: setup
+	$(BIN)/python -m pytest -m "not browser" tests
+
+nbval: setup
+	$(NBVAL) $(NOTEBOOKS)
+
+book: setup
+	rm -rf _build
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+browser: setup
+	@test -f _build/html/index.html || { echo "no built site: run make book first"; exit 1; }
+	$(BIN)/python -m pytest -m browser tests
+
+# Everything CI checks, in order: lint, export sync, package and repository tests,
+# notebooks (nbval), the book (warnings are errors), the site in a real browser.
+test: lint export-check pytest nbval book browser
+
+# Kernels start in each notebook's folder; timings are not recorded (they would churn the diff).
+execute: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .pytest_cache

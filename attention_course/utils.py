@@ -1,0 +1,64 @@
+"""Helpers that teach nothing: device choice, seeding, the course's plot style."""
+
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV = "ATTENTION_COURSE_DEVICE"
+ALLOWED_DEVICES = ("cuda", "mps", "cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device() -> torch.device:
+    """Return the device the course runs on: CUDA, else Apple MPS, else CPU.
+
+    Set the environment variable ``ATTENTION_COURSE_DEVICE`` to ``cuda``, ``mps`` or
+    ``cpu`` to force one. An unknown value raises ValueError; a forced device that this
+    machine does not have raises RuntimeError.
+    """
+    forced = os.environ.get(DEVICE_ENV, "").strip().lower()
+    if forced:
+        if forced not in ALLOWED_DEVICES:
+            raise ValueError(
+                f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r} is not a device this course knows; "
+                f"use one of {', '.join(ALLOWED_DEVICES)} (or unset it to choose automatically)."
+            )
+        available = {"cuda": torch.cuda.is_available(), "mps": _mps_available(), "cpu": True}
+        if not available[forced]:
+            raise RuntimeError(
+                f"{DEVICE_ENV}={forced} asks for the {forced.upper()} device, but PyTorch "
+                f"reports it is not available on this machine; unset {DEVICE_ENV} or set it to cpu."
+            )
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """A one-line description of a device, for the setup cell's printout."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python's random, NumPy and torch (and every CUDA device when present)."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_seed expects an int seed, got {type(seed).__name__}: {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
