@@ -1,0 +1,66 @@
+"""Chapter 4.1's exported code: the reversal task, dot-product attention, the encoder-decoder."""
+
+import torch
+
+from attention_course import (
+    SOS,
+    VOCAB_SIZE,
+    Seq2Seq,
+    dot_product_attention,
+    make_reversal_batch,
+    reversal_accuracy,
+    train_reversal,
+)
+
+
+def test_reversal_batch_is_the_reversed_source_and_repeats_with_a_seed():
+    source, target = make_reversal_batch(4, 7, torch.Generator().manual_seed(3))
+    assert source.shape == target.shape == (4, 7)
+    assert torch.equal(target, source.flip(1))
+    assert int(source.max()) <= 9 and int(source.min()) >= 0
+    again, _ = make_reversal_batch(4, 7, torch.Generator().manual_seed(3))
+    assert torch.equal(source, again)
+
+
+def test_dot_product_attention_is_a_softmax_weighted_sum():
+    torch.manual_seed(0)
+    queries, keys = torch.randn(2, 3, 5), torch.randn(2, 4, 5)
+    context, weights = dot_product_attention(queries, keys)
+    assert context.shape == (2, 3, 5) and weights.shape == (2, 3, 4)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3))
+    expected = torch.einsum("bqd,bkd->bqk", queries, keys).softmax(-1)
+    assert torch.allclose(weights, expected, atol=1e-6)
+    assert torch.allclose(context, torch.einsum("bqk,bkd->bqd", expected, keys), atol=1e-6)
+
+
+def test_seq2seq_shapes_with_and_without_attention():
+    source, target = make_reversal_batch(3, 6)
+    for use_attention in (False, True):
+        model = Seq2Seq(use_attention)
+        assert model(source, target).shape == (3, 6, VOCAB_SIZE)
+        tokens, weights = model.generate(source, 6)
+        assert tokens.shape == (3, 6)
+        if use_attention:
+            assert weights.shape == (3, 6, 6)
+            assert torch.allclose(weights.sum(-1), torch.ones(3, 6))
+        else:
+            assert weights is None
+
+
+def test_teacher_forcing_starts_from_sos_and_never_sees_the_current_target():
+    torch.manual_seed(0)
+    model = Seq2Seq(use_attention=True)
+    source, target = make_reversal_batch(2, 5)
+    changed = target.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % 10  # the last target digit is never a decoder input
+    assert torch.equal(model(source, target), model(source, changed))
+    assert SOS == VOCAB_SIZE - 1
+
+
+def test_attention_model_learns_short_reversals():
+    """A real learning outcome in a few seconds: lengths 3-6, 250 steps."""
+    torch.manual_seed(0)
+    model = Seq2Seq(use_attention=True, hidden_size=32)
+    losses = train_reversal(model, steps=250, min_length=3, max_length=6, progress=False)
+    assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
+    assert reversal_accuracy(model, 5).mean() > 0.9

@@ -1,0 +1,147 @@
+"""Repository checks: pins, environment.yml, the export sync check, notebook skeleton."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([A-Za-z0-9_.+\-]+)$")
+
+
+def requirement_lines(text):
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def read_pins():
+    pins = {}
+    for line in requirement_lines((ROOT / "requirements.txt").read_text()):
+        match = PIN.match(line)
+        assert match, f"requirements.txt: {line!r} is not pinned with '=='"
+        pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_every_requirement_is_pinned_exactly():
+    pins = read_pins()
+    assert pins["torch"] == "2.13.0", "torch must stay pinned to 2.13.0 (a looser pin pulls a CUDA build)"
+    assert pins["jupyter-book"].startswith("1."), "Jupyter Book 2 cannot build offline: keep 1.x"
+    for needed in ["numpy", "matplotlib", "seaborn", "jupyterlab", "ipykernel", "ipywidgets", "tqdm",
+                   "nbval", "pytest", "sphinx-exercise", "sphinxcontrib-bibtex",
+                   "sphinx-mathjax-offline", "playwright", "ruff"]:
+        assert needed in pins, f"{needed} is a direct dependency and must be pinned in requirements.txt"
+
+
+def environment_pins(path):
+    environment = yaml.safe_load(path.read_text())
+    assert "python=3.11" in environment["dependencies"], "environment.yml must ask for python=3.11"
+    pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    return {line for line in pip_section if not line.startswith("-")}
+
+
+def test_environment_yml_carries_the_same_pins():
+    requirements = set(requirement_lines((ROOT / "requirements.txt").read_text()))
+    environment = environment_pins(ROOT / "environment.yml")
+    assert environment == requirements, (
+        f"environment.yml and requirements.txt disagree: only in environment.yml "
+        f"{sorted(environment - requirements)}, only in requirements.txt {sorted(requirements - environment)}"
+    )
+
+
+def test_pin_comparison_catches_a_disagreement(tmp_path):
+    edited = (ROOT / "environment.yml").read_text().replace("numpy==", "numpy==0.0.")
+    (tmp_path / "environment.yml").write_text(edited)
+    requirements = set(requirement_lines((ROOT / "requirements.txt").read_text()))
+    assert environment_pins(tmp_path / "environment.yml") != requirements
+
+
+def run_export_check(root):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "export_notebooks.py"), "--check",
+                           "--root", str(root)], capture_output=True, text=True)
+
+
+def test_package_and_notebooks_are_in_sync():
+    result = run_export_check(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    for name in ["pyproject.toml", "notebooks", "attention_course"]:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def test_export_check_fails_on_an_edited_module(repo_copy):
+    module = repo_copy / "attention_course" / "bottleneck.py"
+    module.write_text(module.read_text().replace("SOS = 10", "SOS = 11"))
+    result = run_export_check(repo_copy)
+    assert result.returncode == 1
+    assert "not in sync" in result.stdout and "bottleneck.py" in result.stdout
+    assert "-SOS = 11" in result.stdout and "+SOS = 10" in result.stdout
+
+
+def test_export_check_fails_on_an_edited_notebook(repo_copy):
+    path = repo_copy / "notebooks" / "ch4_1_why_attention.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.source.startswith("#| export\ndef dot_product_attention"))
+    cell.source = cell.source.replace("softmax(dim=-1)", "softmax(dim=1)")
+    nbformat.write(notebook, path)
+    result = run_export_check(repo_copy)
+    assert result.returncode == 1 and "softmax(dim=1)" in result.stdout
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_there_are_chapter_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no chapter notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_common_setup(path):
+    first = code_cells(path)[0].source
+    reference = code_cells(NOTEBOOKS[0])[0].source
+    assert first == reference, f"{path.name}: the first code cell must be the course's setup cell"
+    for needed in ["set_seed(0)", "device = get_device()", "use_course_style()", "print(f\"Using device:"]:
+        assert needed in first
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_executed_in_order_without_errors(path):
+    cells = [c for c in code_cells(path) if c.source.strip()]
+    counts = [c.execution_count for c in cells]
+    assert None not in counts, f"{path.name}: some cells were never run (make execute)"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), f"{path.name}: run out of order"
+    errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: stored error output {errors[0].ename}: {errors[0].evalue}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_chapter_skeleton(path):
+    notebook = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert notebook.cells[0].source.startswith("# "), f"{path.name} must open with its title"
+    for heading in ["**Learning objectives.**", "## Summary", "## References", "## Exercises"]:
+        assert heading in markdown, f"{path.name} lacks {heading!r}"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+def test_makefile_exports_passive_omp_wait_policy():
+    assert re.search(r"^export OMP_WAIT_POLICY\s*:?=\s*PASSIVE", (ROOT / "Makefile").read_text(), re.M)
