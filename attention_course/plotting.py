@@ -24,6 +24,7 @@ def use_course_style() -> None:
             "axes.titlesize": 12,
             "axes.labelsize": 11,
             "image.cmap": ATTENTION_CMAP,
+            "figure.constrained_layout.use": True,
         }
     )
 
