@@ -1,9 +1,12 @@
 """Export the `#| export` cells of the chapter notebooks into the `attention_course` package.
 
-Which notebook feeds which module is set in pyproject.toml, [tool.attention_course.export].
-A cell is exported when its first line is exactly `#| export`; the cells are written in
-notebook order, under a header that names the notebook, with an `__all__` of the public
-names they define.
+pyproject.toml, [tool.attention_course.export], maps each notebook to its default module.
+A code cell whose first line is `#| export` goes to that module; `#| export NAME` sends it to
+`attention_course/NAME.py` instead. A module fed by several notebooks holds their cells in the
+order of that table. Each module gets a header naming its notebooks, the cells' imports
+(hoisted and sorted), the cells, and an `__all__` of the public names they define.
+A later notebook that adds to a module imports what it needs from that very module
+(`from attention_course.attention import AttentionBase`); such imports are dropped on export.
 
     python tools/export_notebooks.py           # write the modules (make export)
     python tools/export_notebooks.py --check   # fail, with a diff, when they differ (make test)
@@ -20,31 +23,22 @@ from pathlib import Path
 import nbformat
 
 MARKER = "#| export"
+PACKAGE = "attention_course"
 
 
-def exported_cells(notebook_path: Path) -> list[str]:
-    """The sources of the notebook's export cells, without the marker line."""
+def exported_cells(notebook_path: Path, default_module: str) -> list[tuple[str, str]]:
+    """(module path, source without the marker line) for each export cell of a notebook."""
     notebook = nbformat.read(notebook_path, as_version=4)
-    sources = []
+    cells = []
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
         first, _, rest = cell.source.partition("\n")
-        if first.strip() == MARKER:
-            sources.append(rest.strip("\n"))
-    return sources
-
-
-def public_names(code: str) -> list[str]:
-    """Top-level functions, classes and constants that do not start with an underscore."""
-    names = []
-    for node in ast.parse(code).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return [n for n in names if not n.startswith("_")]
+        if cell.cell_type != "code" or not first.startswith(MARKER):
+            continue
+        target = first[len(MARKER):].strip()
+        if target and not target.isidentifier():
+            raise SystemExit(f"{notebook_path.name}: '{first}' must name a module: '#| export attention'")
+        cells.append((f"{PACKAGE}/{target}.py" if target else default_module, rest.strip("\n")))
+    return cells
 
 
 def split_imports(cell: str) -> tuple[list[str], str]:
@@ -59,6 +53,18 @@ def split_imports(cell: str) -> tuple[list[str], str]:
     return imports, rest
 
 
+def public_names(code: str) -> list[str]:
+    """Top-level functions, classes and constants that do not start with an underscore."""
+    names = []
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return [n for n in names if not n.startswith("_")]
+
+
 def sort_imports(module: str) -> str:
     """Sort the module's imports the way `ruff check --select I` wants them (ruff is pinned)."""
     result = subprocess.run(
@@ -69,20 +75,20 @@ def sort_imports(module: str) -> str:
     return result.stdout if result.stdout.strip() else module
 
 
-def render_module(notebook_rel: str, cells: list[str]) -> str:
+def render_module(module_rel: str, notebooks: list[str], cells: list[str]) -> str:
     """The module text: header, the cells' imports (hoisted, sorted), the cells, `__all__`."""
-    if not cells:
-        raise SystemExit(f"{notebook_rel} is listed for export but has no '{MARKER}' cell")
+    own_module = module_rel.removesuffix(".py").replace("/", ".")
     imports, bodies = [], []
     for cell in cells:
         cell_imports, rest = split_imports(cell)
-        imports += [i for i in cell_imports if i not in imports]
+        imports += [i for i in cell_imports if i not in imports and not i.startswith(f"from {own_module} ")]
         if rest:
             bodies.append(rest)
     body = "\n\n\n".join(bodies)
     names = public_names(body)
+    sources = "".join(f"- {notebook}\n" for notebook in notebooks)
     header = (
-        f'"""Code taught in {notebook_rel}, exported from its `{MARKER}` cells.\n\n'
+        f'"""Code taught in the course notebooks, exported from their `{MARKER}` cells:\n\n{sources}\n'
         "Do not edit this file: edit the notebook, then run `make export`.\n"
         '"""\n\n'
     )
@@ -90,12 +96,24 @@ def render_module(notebook_rel: str, cells: list[str]) -> str:
     return sort_imports(header + "\n".join(imports) + "\n\n\n" + body + "\n\n\n" + all_line)
 
 
-def export_map(root: Path) -> dict[str, str]:
+def expected_modules(root: Path) -> dict[str, str]:
+    """Module path -> the text the notebooks say it should have."""
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     try:
-        return config["tool"]["attention_course"]["export"]
+        table = config["tool"]["attention_course"]["export"]
     except KeyError:
         raise SystemExit("pyproject.toml has no [tool.attention_course.export] table") from None
+    cells: dict[str, list[str]] = {}
+    notebooks: dict[str, list[str]] = {}
+    for notebook_rel, default_module in table.items():
+        found = exported_cells(root / notebook_rel, default_module)
+        if not found:
+            raise SystemExit(f"{notebook_rel} is listed for export but has no '{MARKER}' cell")
+        for module, source in found:
+            cells.setdefault(module, []).append(source)
+            if notebook_rel not in notebooks.setdefault(module, []):
+                notebooks[module].append(notebook_rel)
+    return {module: render_module(module, notebooks[module], cells[module]) for module in cells}
 
 
 def main(argv=None) -> int:
@@ -106,22 +124,20 @@ def main(argv=None) -> int:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
     args = parser.parse_args(argv)
     stale = []
-    for notebook_rel, module_rel in export_map(args.root).items():
-        expected = render_module(notebook_rel, exported_cells(args.root / notebook_rel))
+    for module_rel, expected in expected_modules(args.root).items():
         module_path = args.root / module_rel
         current = module_path.read_text(encoding="utf-8") if module_path.exists() else ""
         if current == expected:
             continue
         if args.check:
             stale.append(module_rel)
-            diff = difflib.unified_diff(
+            sys.stdout.writelines(difflib.unified_diff(
                 current.splitlines(keepends=True), expected.splitlines(keepends=True),
-                fromfile=f"{module_rel} (in the package)", tofile=f"{module_rel} (from {notebook_rel})",
-            )
-            sys.stdout.writelines(diff)
+                fromfile=f"{module_rel} (in the package)", tofile=f"{module_rel} (from the notebooks)",
+            ))
         else:
             module_path.write_text(expected, encoding="utf-8")
-            print(f"exported {notebook_rel} -> {module_rel}")
+            print(f"exported {module_rel}")
     if stale:
         print(
             f"\nThe package and the notebooks are not in sync: {', '.join(stale)}.\n"
