@@ -13,9 +13,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
+EXERCISES := $(sort $(wildcard exercises/*.ipynb))
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab book test lint export export-check pytest nbval browser execute clean
+.PHONY: help setup lab book test lint export export-check exercises exercises-check pytest nbval \
+	browser execute checkpoints linkcheck clean
 
 help:
 	@echo "make lab      set up (first time: a few minutes), then open the course in JupyterLab"
@@ -23,6 +26,8 @@ help:
 	@echo "make book     build the site from clean into _build/html"
 	@echo "make execute  re-run every notebook in place and save its outputs"
 	@echo "make export   write the notebooks' '#| export' cells into the attention_course package"
+	@echo "make exercises  generate exercises/ from solutions/ (nbgrader)"
+	@echo "make checkpoints  retrain the model shipped inside the package (deterministic on CPU)"
 
 setup: $(STAMP)
 
@@ -52,14 +57,25 @@ export: setup
 export-check: setup
 	$(BIN)/python tools/export_notebooks.py --check
 
+exercises: setup
+	$(BIN)/python tools/make_exercises.py
+
+exercises-check: setup
+	$(BIN)/python tools/make_exercises.py --check
+
+checkpoints: setup
+	$(BIN)/python tools/make_checkpoints.py
+
 lint: setup
-	$(BIN)/ruff check attention_course tests tools notebooks
+	$(BIN)/ruff check attention_course tests tools notebooks solutions
 
 pytest: setup
-	$(BIN)/python -m pytest -m "not browser" tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not browser" tests
 
+# Chapters and solutions are compared with their stored outputs; exercises are stored without
+# outputs (nbgrader clears them), so nbval runs them and accepts the tagged checks that raise.
 nbval: setup
-	$(NBVAL) $(NOTEBOOKS)
+	$(NBVAL) $(NOTEBOOKS) $(SOLUTIONS) $(EXERCISES)
 
 book: setup
 	rm -rf _build
@@ -69,14 +85,21 @@ browser: setup
 	@test -f _build/html/index.html || { echo "no built site: run make book first"; exit 1; }
 	$(BIN)/python -m pytest -m browser tests
 
-# Everything CI checks, in order: lint, export sync, package and repository tests,
-# notebooks (nbval), the book (warnings are errors), the site in a real browser.
-test: lint export-check pytest nbval book browser
+# Everything CI checks, in order: lint, export sync, exercise sync, package and repository
+# tests (with the nbgrader round trip), notebooks (nbval), the book (warnings are errors),
+# the site in a real browser.
+test: lint export-check exercises-check pytest nbval book browser
 
 # Kernels start in each notebook's folder; timings are not recorded (they would churn the diff).
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
+	  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False \
+	  $(NOTEBOOKS) $(SOLUTIONS)
+	$(BIN)/python tools/make_exercises.py
+
+# External links need a network, so this is not part of `make test`.
+linkcheck: setup
+	$(BIN)/jupyter-book build . --builder linkcheck
 
 clean:
 	rm -rf _build .pytest_cache

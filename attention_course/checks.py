@@ -1,0 +1,149 @@
+"""Self-checks for the exercises: each raises AssertionError with a plain-words message.
+
+A graded nbgrader test cell earns its points when it does not raise, so every check here
+raises on a wrong (or missing) answer and says what is off. Tests in tests/ run each check
+against plausible wrong implementations and assert that it rejects them.
+"""
+
+import torch
+from torch import nn
+
+
+def _call(function, name, *args, **kwargs):
+    """Call the learner's function; a missing answer becomes a clear 'not implemented yet'."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise AssertionError(
+            f"not implemented yet: write `{name}` in the cell above (replace the "
+            "`raise NotImplementedError()` line), run that cell, then run this check again"
+        ) from None
+
+
+def _expect_shape(tensor, shape, what):
+    if not isinstance(tensor, torch.Tensor):
+        raise AssertionError(f"{what} should be a torch.Tensor, got {type(tensor).__name__}")
+    if tuple(tensor.shape) != tuple(shape):
+        raise AssertionError(f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}")
+
+
+def _max_error(a, b):
+    return (a - b).abs().max().item()
+
+
+def passed(message):
+    """Print the good news. Checks return None: nbgrader reads a returned number as partial credit."""
+    print(f"Correct: {message}")
+
+
+# ---- Exercise 4.6: multi-head attention --------------------------------------------------
+
+def check_split_heads(split_heads):
+    """(B, T, E) -> (B, h, T, E/h), where head i holds features i*d .. (i+1)*d - 1."""
+    B, T, E, h = 2, 5, 12, 3
+    x = torch.arange(B * T * E, dtype=torch.float32).reshape(B, T, E)
+    heads = _call(split_heads, "split_heads", x, h)
+    _expect_shape(heads, (B, h, T, E // h), f"split_heads(x of shape {(B, T, E)}, num_heads={h})")
+    for i in range(h):
+        expected = x[:, :, i * (E // h):(i + 1) * (E // h)]
+        if not torch.equal(heads[:, i], expected):
+            raise AssertionError(
+                f"head {i} should hold features {i * (E // h)}..{(i + 1) * (E // h) - 1} of every position; "
+                "it does not. Did you reshape (B, T, E) straight to (B, h, T, d)? Reshape to "
+                "(B, T, h, d) first, then move the head axis with .transpose(1, 2)."
+            )
+    passed("split_heads gives (B, h, T, d) with head i = features i*d .. (i+1)*d - 1")
+
+
+def check_merge_heads(merge_heads):
+    """merge_heads undoes the split into heads: (B, h, T, d) -> (B, T, h*d)."""
+    x = torch.randn(2, 5, 12)
+    heads = x.reshape(2, 5, 3, 4).transpose(1, 2)  # (B, h, T, d), the reference split
+    merged = _call(merge_heads, "merge_heads", heads)
+    _expect_shape(merged, (2, 5, 12), "merge_heads(heads of shape (2, 3, 5, 4))")
+    if not torch.equal(merged, x):
+        raise AssertionError(
+            f"merging the heads should give the original (B, T, E) tensor back; max difference "
+            f"{_max_error(merged, x):.3g}. Transpose back to (B, T, h, d) before reshaping to (B, T, E)."
+        )
+    passed("merge_heads joins the heads back into (B, T, E)")
+
+
+def _reference_mha(embed_dim=12, num_heads=3, seed=0):
+    torch.manual_seed(seed)
+    mha = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True).eval()
+    with torch.no_grad():
+        mha.in_proj_bias.normal_(0, 0.1)
+        mha.out_proj.bias.normal_(0, 0.1)
+    return mha
+
+
+def check_multi_head_attention(multi_head_attention):
+    """Same output and per-head weights as nn.MultiheadAttention, with and without a padding mask."""
+    mha = _reference_mha()
+    B, T_q, T_k, E, h = 2, 4, 6, 12, 3
+    generator = torch.Generator().manual_seed(1)
+    query = torch.randn(B, T_q, E, generator=generator)
+    key = torch.randn(B, T_k, E, generator=generator)
+    value = torch.randn(B, T_k, E, generator=generator)
+    mask = torch.ones(B, T_k, dtype=torch.bool)
+    mask[0, 4:] = False  # the first sequence has 2 padded key positions
+    weights_in = (mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)
+    with torch.no_grad():
+        for name, m in (("without a mask", None), ("with a padding mask", mask)):
+            result = _call(multi_head_attention, "multi_head_attention", query, key, value, *weights_in, h, m)
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise AssertionError("multi_head_attention should return a tuple (output, weights)")
+            output, weights = result
+            _expect_shape(output, (B, T_q, E), f"output {name}")
+            _expect_shape(weights, (B, h, T_q, T_k), f"weights {name}")
+            if not torch.allclose(weights.sum(-1), torch.ones(B, h, T_q), atol=1e-5):
+                raise AssertionError(f"the weights {name} should sum to 1 over the keys (last axis)")
+            if m is not None and weights[0, :, :, 4:].abs().max() > 1e-6:
+                raise AssertionError(
+                    "padded key positions (mask False) got weight "
+                    f"{weights[0, :, :, 4:].abs().max().item():.3f}: the mask is ignored. Set their scores "
+                    "to torch.finfo(scores.dtype).min (or use masked_softmax) before the softmax."
+                )
+            ref_out, ref_weights = mha(query, key, value, key_padding_mask=None if m is None else ~m,
+                                       average_attn_weights=False)
+            if _max_error(weights, ref_weights) > 1e-5:
+                sharper = weights.max(-1).values.mean() > ref_weights.max(-1).values.mean()
+                hint = (" Your weights are sharper than PyTorch's: did you forget to divide the scores by "
+                        "sqrt(d_k), the width of one head?") if sharper else ""
+                raise AssertionError(
+                    f"the attention weights {name} differ from nn.MultiheadAttention's by up to "
+                    f"{_max_error(weights, ref_weights):.3g}.{hint}"
+                )
+            if _max_error(output, ref_out) > 1e-5:
+                raise AssertionError(
+                    f"the weights match but the output {name} differs from nn.MultiheadAttention's by up to "
+                    f"{_max_error(output, ref_out):.3g}: check the merge of the heads and the out projection"
+                )
+    passed(f"output and weights match nn.MultiheadAttention (max error <= 1e-5; scale 1/sqrt({E // h}))")
+
+
+def check_heads_specialise(weights, offsets=(-1, 1), threshold=0.8):
+    """Trained two-head model: one head should attend to t-1, the other to t+1."""
+    if weights is None:
+        raise AssertionError(
+            "not implemented yet: there are no trained weights; finish multi_head_attention, "
+            "then run the training cell above"
+        )
+    _expect_shape(weights, (weights.shape[0], 2, weights.shape[2], weights.shape[3]), "weights")
+    T = weights.shape[-1]
+    inner = torch.arange(1, T - 1)
+    found = {}
+    for head in range(2):
+        for offset in offsets:
+            share = weights[:, head, inner, inner + offset].mean().item()
+            found[(head, offset)] = share
+    best = max(found[(0, -1)] + found[(1, 1)], found[(0, 1)] + found[(1, -1)]) / 2
+    if best < threshold:
+        raise AssertionError(
+            f"the heads put on average {best:.2f} of their weight on the neighbour they should read "
+            f"(expected >= {threshold}): train longer, or check multi_head_attention"
+        )
+    # Return nothing: nbgrader would read a returned number as partial credit.
+    passed(f"the two heads read opposite neighbours (mean weight {best:.2f} on the right neighbour)")
+

@@ -1,0 +1,102 @@
+"""Exercises: generated from the solutions by nbgrader, well-formed, and gradable end to end."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
+BIN = Path(sys.executable).parent
+
+
+def run_make_exercises(root, *args):
+    command = [sys.executable, str(ROOT / "tools" / "make_exercises.py"), "--root", str(root), *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_there_are_solutions():
+    assert SOLUTIONS, "solutions/ holds no exercise notebook"
+
+
+def test_exercises_are_generated_from_the_solutions():
+    result = run_make_exercises(ROOT, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sync_check_fails_on_a_hand_edited_exercise(tmp_path):
+    for folder in ("solutions", "exercises"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    exercise = tmp_path / "exercises" / SOLUTIONS[0].name
+    notebook = nbformat.read(exercise, as_version=4)
+    notebook.cells[0].source += "\n\nEdited by hand."
+    nbformat.write(notebook, exercise)
+    result = run_make_exercises(tmp_path, "--check")
+    assert result.returncode == 1 and SOLUTIONS[0].name in result.stdout
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_is_marked_up_for_nbgrader(path):
+    cells = nbformat.read(path, as_version=4).cells
+    meta = [c.metadata.get("nbgrader", {}) for c in cells]
+    ids = [m["grade_id"] for m in meta if "grade_id" in m]
+    assert len(ids) == len(set(ids)), f"{path.name}: grade_ids must be unique"
+    answers = [c for c, m in zip(cells, meta, strict=True) if m.get("solution")]
+    graded = [c for c, m in zip(cells, meta, strict=True) if m.get("grade")]
+    assert answers and graded, f"{path.name} needs answer cells and graded check cells"
+    for cell in answers:
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+    for cell in graded:
+        assert cell.metadata.nbgrader["points"] > 0
+        assert "raises-exception" in cell.metadata.get("tags", []), "graded checks raise until solved"
+    assert cells[1].source.startswith("# Setup"), f"{path.name}: the second cell is the course setup"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_is_executed_without_errors(path):
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{path.name}: run it (make execute)"
+    errors = [o.ename for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name} has stored errors: {errors}"
+
+
+def autograde(course: Path, assignment: str, notebook: Path):
+    """An instructor's round trip in a fresh nbgrader course: release, collect, autograde."""
+    (course / "source" / assignment).mkdir(parents=True)
+    shutil.copy(notebook, course / "source" / assignment)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'attention'\n"
+        f"c.CourseDirectory.db_assignments = [dict(name='{assignment}')]\n"
+        "c.CourseDirectory.db_students = [dict(id='solved'), dict(id='untouched')]\n"
+        "c.Execute.timeout = 300\n"
+    )
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}  # nbgrader runs alembic
+    nbgrader = [str(BIN / "nbgrader")]
+    subprocess.run(nbgrader + ["generate_assignment", assignment, "--force"], cwd=course, env=env,
+                   check=True, capture_output=True)
+    released = course / "release" / assignment / notebook.name
+    for student, version in (("solved", notebook), ("untouched", released)):
+        target = course / "submitted" / student / assignment
+        target.mkdir(parents=True)
+        shutil.copy(version, target / notebook.name)
+    subprocess.run(nbgrader + ["autograde", assignment, "--force"], cwd=course, env=env,
+                   check=True, capture_output=True)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {student: (gradebook.find_submission(assignment, student).score,
+                          gradebook.find_submission(assignment, student).max_score)
+                for student in ("solved", "untouched")}
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_nbgrader_round_trip_full_marks_and_zero(path, tmp_path):
+    assignment = "_".join(path.stem.split("_")[:2])  # ex4_6_multi_head_attention -> ex4_6
+    scores = autograde(tmp_path, assignment, path)
+    solved, untouched = scores["solved"], scores["untouched"]
+    assert solved[0] == solved[1] > 0, f"the solution should earn full marks, got {solved}"
+    assert untouched[0] == 0, f"the untouched exercise should earn zero, got {untouched}"
