@@ -5,6 +5,8 @@ raises on a wrong (or missing) answer and says what is off. Tests in tests/ run 
 against plausible wrong implementations and assert that it rejects them.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -147,3 +149,94 @@ def check_heads_specialise(weights, offsets=(-1, 1), threshold=0.8):
     # Return nothing: nbgrader would read a returned number as partial credit.
     passed(f"the two heads read opposite neighbours (mean weight {best:.2f} on the right neighbour)")
 
+
+
+# ---- Exercise 4.4: attention and sequence length -----------------------------------------
+
+def check_attention_entropy(attention_entropy):
+    """Entropy in nats of every attention row: (..., T_src) -> (...), 0 log 0 counted as 0."""
+    uniform = torch.full((2, 3, 8), 1 / 8)
+    one_hot = torch.zeros(2, 3, 8)
+    one_hot[..., 2] = 1.0
+    padded = torch.tensor([[[0.5, 0.5, 0.0, 0.0]]])  # two padded positions with weight exactly 0
+    result = _call(attention_entropy, "attention_entropy", uniform)
+    _expect_shape(result, (2, 3), "attention_entropy(weights of shape (2, 3, 8))")
+    expected = math.log(8)
+    if torch.allclose(result, torch.full((2, 3), -expected), atol=1e-4):
+        raise AssertionError("uniform weights gave -log 8: the entropy is MINUS the sum of p log p")
+    if torch.allclose(result, torch.full((2, 3), math.log2(8)), atol=1e-4):
+        raise AssertionError("uniform weights gave log2(8) = 3: use the natural log (nats), torch.log")
+    if not torch.allclose(result, torch.full((2, 3), expected), atol=1e-4):
+        raise AssertionError(f"uniform weights over 8 positions should give log 8 = {expected:.4f} nats, "
+                             f"got {result.flatten()[0].item():.4f}")
+    sharp = _call(attention_entropy, "attention_entropy", one_hot)
+    if torch.isnan(sharp).any():
+        raise AssertionError("one-hot weights gave NaN: 0 * log 0 must count as 0 (e.g. use torch.xlogy, "
+                             "or clamp the weights before the log)")
+    if not torch.allclose(sharp, torch.zeros(2, 3), atol=1e-4):
+        raise AssertionError(f"one-hot weights should give entropy 0, got {sharp.flatten()[0].item():.4f}")
+    half = _call(attention_entropy, "attention_entropy", padded)
+    if torch.isnan(half).any() or abs(half.item() - math.log(2)) > 1e-4:
+        raise AssertionError("weights (0.5, 0.5, 0, 0) should give log 2 (padded positions add nothing), "
+                             f"got {half.item():.4f}")
+    passed("attention_entropy: log T for uniform weights, 0 for one-hot, no NaN for zero weights")
+
+
+def _reference_entropy(weights):
+    return -torch.xlogy(weights, weights).sum(-1)
+
+
+BUCKETS = {"short": (5, 10), "medium": (20, 30), "long": (50, 100)}
+
+
+def check_length_report(length_report, model):
+    """length_report(model, buckets, n) -> {bucket: {"accuracy", "entropy", "normalised_entropy"}}."""
+    from .bottleneck import make_reversal_batch
+
+    buckets = {"tiny": (3, 5), "small": (6, 6)}
+    report = _call(length_report, "length_report", model, buckets, n=20)
+    if not isinstance(report, dict) or set(report) != set(buckets):
+        got = report if not isinstance(report, dict) else sorted(report)
+        raise AssertionError(f"length_report should return a dict with one entry per bucket "
+                             f"{sorted(buckets)}, got {got}")
+    for name, (low, high) in buckets.items():
+        lengths = range(low, high + 1)
+        accuracy, entropy, normalised = [], [], []
+        for T in lengths:
+            source, target = make_reversal_batch(20, T, torch.Generator().manual_seed(T))
+            tokens, weights = model.generate(source, T)
+            accuracy.append((tokens == target).float().mean().item())
+            row = _reference_entropy(weights).mean().item()
+            entropy.append(row)
+            normalised.append(row / math.log(T))
+        expected = {"accuracy": sum(accuracy) / len(accuracy), "entropy": sum(entropy) / len(entropy),
+                    "normalised_entropy": sum(normalised) / len(normalised)}
+        got = report[name]
+        for key, value in expected.items():
+            if key not in got:
+                raise AssertionError(f"report[{name!r}] has no {key!r}: it needs accuracy, entropy, "
+                                     "normalised_entropy")
+            if abs(float(got[key]) - value) > 1e-3:
+                raise AssertionError(
+                    f"report[{name!r}][{key!r}] is {float(got[key]):.4f}, expected {value:.4f} "
+                    f"(off by {abs(float(got[key]) - value):.4f}). Average over every length from {low} to "
+                    f"{high} inclusive, n strings each from make_reversal_batch(n, T, "
+                    "torch.Generator().manual_seed(T)); the normalised entropy is the entropy / log T."
+                )
+    passed("length_report averages accuracy and entropy over every length of each bucket")
+
+
+def check_length_findings(report):
+    """The trained model: accurate on short inputs, and attention stays sharp at every length."""
+    if report is None:
+        raise AssertionError("not implemented yet: there is no report; run the cells above first")
+    if report["short"]["accuracy"] < 0.95:
+        raise AssertionError(f"short inputs should be nearly perfect, got {report['short']['accuracy']:.2f}: "
+                             "was the model trained?")
+    if report["long"]["accuracy"] < 0.6:
+        raise AssertionError(f"long inputs reached only {report['long']['accuracy']:.2f}: train longer")
+    if not report["short"]["entropy"] < report["long"]["entropy"]:
+        raise AssertionError("expected the raw entropy to grow with length (more positions to spread over)")
+    if max(b["normalised_entropy"] for b in report.values()) > 0.3:
+        raise AssertionError("normalised entropy above 0.3: the attention is not sharp; train longer")
+    passed("accuracy and entropy by bucket look like a trained attention model")

@@ -47,11 +47,14 @@ def plot_attention(
     ax=None,
     title: str | None = None,
     colorbar: bool = True,
+    xlabel: str = "source position (key)",
+    ylabel: str = "output step (query)",
 ):
     """Draw one attention map: output tokens on the rows, source tokens on the columns.
 
     ``weights`` has shape (T_out, T_in) (a tensor or an array). Token labels, when given,
-    must match those lengths. Returns the matplotlib Axes.
+    must match those lengths. For self-attention pass e.g. xlabel="key position",
+    ylabel="query position". Returns the matplotlib Axes.
     """
     matrix = _as_matrix(weights)
     for name, tokens, size in (("source_tokens", source_tokens, matrix.shape[1]),
@@ -70,8 +73,8 @@ def plot_attention(
         ax.set_xticks(range(len(source_tokens)), labels=list(source_tokens))
     if output_tokens is not None:
         ax.set_yticks(range(len(output_tokens)), labels=list(output_tokens))
-    ax.set_xlabel("source position (key)")
-    ax.set_ylabel("output step (query)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     if colorbar:

@@ -5,9 +5,13 @@ import math
 import pytest
 import torch
 
-from attention_course import masked_softmax
+from attention_course import Seq2Seq, make_reversal_batch, masked_softmax
 from attention_course.checks import (
+    BUCKETS,
+    check_attention_entropy,
     check_heads_specialise,
+    check_length_findings,
+    check_length_report,
     check_merge_heads,
     check_multi_head_attention,
     check_split_heads,
@@ -100,3 +104,59 @@ def test_heads_check_rejects_untrained_or_missing_weights():
     left_right[:, 0, positions, (positions - 1) % 8] = 1
     left_right[:, 1, positions, (positions + 1) % 8] = 1
     assert check_heads_specialise(left_right) is None  # nbgrader reads a returned number as partial credit
+
+
+# ---- Exercise 4.4 ---------------------------------------------------------------------------
+
+def entropy(weights):
+    return -torch.xlogy(weights, weights).sum(-1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda w: torch.xlogy(w, w).sum(-1), "MINUS"),
+    (lambda w: -(w * torch.log2(w.clamp_min(1e-30))).sum(-1), "natural log"),
+    (lambda w: -(w * torch.log(w)).sum(-1), "NaN"),
+    (lambda w: -torch.xlogy(w, w).mean(-1), "should give log 8"),
+])
+def test_entropy_check_rejects_wrong_formulas(wrong, message):
+    check_attention_entropy(entropy)
+    with pytest.raises(AssertionError, match=message):
+        check_attention_entropy(wrong)
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return Seq2Seq(use_attention=True, hidden_size=16).eval()
+
+
+def length_report(model, buckets, n=100, normalise=True, lengths=lambda low, high: range(low, high + 1)):
+    report = {}
+    for name, (low, high) in buckets.items():
+        rows = []
+        for T in lengths(low, high):
+            source, target = make_reversal_batch(n, T, torch.Generator().manual_seed(T))
+            tokens, weights = model.generate(source, T)
+            h = entropy(weights).mean().item()
+            rows.append(((tokens == target).float().mean().item(), h, h / math.log(T) if normalise else h))
+        accuracy, h, normalised = (sum(c) / len(rows) for c in zip(*rows, strict=True))
+        report[name] = {"accuracy": accuracy, "entropy": h, "normalised_entropy": normalised}
+    return report
+
+
+def test_length_report_check_accepts_the_right_report_and_rejects_wrong_ones():
+    model = tiny_model()
+    check_length_report(length_report, model)
+    with pytest.raises(AssertionError, match="normalised_entropy"):
+        check_length_report(lambda m, b, n: length_report(m, b, n, normalise=False), model)
+    with pytest.raises(AssertionError, match="inclusive"):  # only the two ends of each bucket
+        check_length_report(lambda m, b, n: length_report(m, b, n, lengths=lambda lo, hi: (lo, hi)), model)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_length_report(not_implemented, model)
+
+
+def test_length_findings_reject_an_untrained_model():
+    report = length_report(tiny_model(), BUCKETS, n=5)
+    with pytest.raises(AssertionError, match="was the model trained"):
+        check_length_findings(report)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_length_findings(None)
