@@ -29,7 +29,7 @@ def test_exercises_are_generated_from_the_solutions():
 
 
 def test_sync_check_fails_on_a_hand_edited_exercise(tmp_path):
-    for folder in ("solutions", "exercises"):
+    for folder in ("solutions", "exercises", "book/exercises"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     exercise = tmp_path / "exercises" / SOLUTIONS[0].name
     notebook = nbformat.read(exercise, as_version=4)

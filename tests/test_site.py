@@ -143,3 +143,39 @@ def test_chapter_shows_launch_and_download_buttons(browser, server):
         assert any(link.endswith("_sources/notebooks/ch4_1_why_attention.ipynb") for link in links)
     finally:
         page.close()
+
+
+EXERCISE_PAGES = [p for p in PAGES if p.startswith("book/exercises/")]
+
+
+@pytest.mark.parametrize("name", EXERCISE_PAGES)
+def test_solution_is_hidden_until_opened(browser, server, name):
+    page, _, _ = open_page(browser, server, name)
+    try:
+        solution = page.locator(".solution pre").first
+        assert not solution.is_visible(), f"the solution on {name} is visible before it is opened"
+        page.locator(".solution button.toggle-button").first.click()
+        solution.wait_for(state="visible", timeout=5000)
+        links = page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        assert any("/solutions/" in link for link in links), f"{name} does not link to its solution notebook"
+        assert any(link.endswith(".ipynb") and "/_downloads/" in link for link in links), \
+            f"{name} offers no download of the exercise notebook"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", EXERCISE_PAGES[:1])
+def test_solution_dropdown_opens_from_the_keyboard(browser, server, name):
+    page, _, _ = open_page(browser, server, name)
+    try:
+        button = page.locator(".solution button.toggle-button").first
+        for _ in range(200):  # Tab through the page until the dropdown's button has the focus
+            page.keyboard.press("Tab")
+            if button.evaluate("b => b === document.activeElement"):
+                break
+        else:
+            pytest.fail(f"Tab never reaches the solution dropdown on {name}")
+        page.keyboard.press("Enter")
+        page.locator(".solution pre").first.wait_for(state="visible", timeout=5000)
+    finally:
+        page.close()

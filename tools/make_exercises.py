@@ -1,10 +1,12 @@
-"""Generate exercises/ from solutions/ with nbgrader's own preprocessors.
+"""Generate exercises/ from solutions/ with nbgrader's own preprocessors, and their site pages.
 
 The same steps `nbgrader generate_assignment` applies to a notebook, without a course
 directory or a gradebook: lock the cells nbgrader marks as read-only, replace each
 `### BEGIN SOLUTION` ... `### END SOLUTION` region by nbgrader's stub, clear hidden tests and
 outputs, and record nbgrader's checksums so that an instructor's autograder can tell whether
-a graded cell was changed.
+a graded cell was changed. Each exercise also gets a page of the book, book/exercises/NAME.md:
+the task (the notebook's first cell) in a sphinx-exercise `exercise` block, and the answer
+cells in a `solution` dropdown that links to the solution notebook.
 
     python tools/make_exercises.py           # write exercises/ (make exercises)
     python tools/make_exercises.py --check   # fail, naming the notebooks, when exercises/ is stale
@@ -42,6 +44,30 @@ def student_version(solution_path: Path) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def exercise_page(solution_path: Path) -> str:
+    """The book page of one exercise: the task, then the solution in a closed dropdown."""
+    notebook = nbformat.read(solution_path, as_version=4)
+    title, _, task = notebook.cells[0].source.partition("\n")
+    label = solution_path.stem.split("_")[0] + "_" + solution_path.stem.split("_")[1]  # ex4_6
+    answers = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    markers = ("### BEGIN SOLUTION", "### END SOLUTION")
+    code = "\n\n\n".join("\n".join(line for line in answer.splitlines() if line.strip() not in markers)
+                          for answer in answers)
+    name = solution_path.name
+    return (
+        f"{title.strip()}\n\n"
+        f"`````{{exercise}}\n:label: {label}\n:nonumber:\n\n{task.strip()}\n\n"
+        f"**Get started:** download {{download}}`the exercise notebook <../../exercises/{name}>` "
+        f"and open it in JupyterLab (or run `make lab` in the repository and open `exercises/{name}`). "
+        "Run the check cells as you go: each one says what is right or what is off.\n"
+        "`````\n\n"
+        f"`````{{solution}} {label}\n:class: dropdown\n\n"
+        f"The answer cells of the {{doc}}`solution notebook <../../solutions/{solution_path.stem}>`, "
+        "which also shows every check passing, the results and a discussion:\n\n"
+        f"```python\n{code}\n```\n`````\n"
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,20 +77,25 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     solutions = sorted((args.root / "solutions").glob("ex*.ipynb"))
     expected = {args.root / "exercises" / path.name: student_version(path) for path in solutions}
+    expected.update({args.root / "book" / "exercises" / f"{path.stem}.md": exercise_page(path)
+                     for path in solutions})
     stale = [path for path, text in expected.items()
              if not path.exists() or path.read_text(encoding="utf-8") != text]
-    extra = sorted(set((args.root / "exercises").glob("ex*.ipynb")) - set(expected))
+    generated = {*(args.root / "exercises").glob("ex*.ipynb"),
+                 *(args.root / "book" / "exercises").glob("ex*.md")}
+    extra = sorted(generated - set(expected))
     if args.check:
         for path in stale:
-            print(f"{path.relative_to(args.root)} differs from what solutions/{path.name} generates")
+            print(f"{path.relative_to(args.root)} differs from what solutions/ generates")
         for path in extra:
             print(f"{path.relative_to(args.root)} has no solution notebook in solutions/")
         if stale or extra:
             print("Never edit exercises/ by hand: edit solutions/, then run `make exercises`.")
             return 1
-        print(f"exercises/ matches solutions/ ({len(expected)} notebooks)")
+        print(f"exercises/ and book/exercises/ match solutions/ ({len(solutions)} exercises)")
         return 0
     for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(expected[path], encoding="utf-8")
         print(f"generated {path.relative_to(args.root)}")
     for path in extra:
