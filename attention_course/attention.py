@@ -15,7 +15,7 @@ def masked_softmax(scores, mask=None, dim=-1):
 
     scores: a float tensor such as (B, T_q, T_k). mask: a bool tensor that broadcasts to
     scores, True = this position may be attended. A row with no True position gets all-zero
-    weights, never NaN.
+    weights, never NaN, and its gradients are finite.
     """
     if mask is None:
         return torch.softmax(scores, dim=dim)
@@ -24,18 +24,27 @@ def masked_softmax(scores, mask=None, dim=-1):
             f"mask must be boolean (True = may be attended), got dtype {mask.dtype}; "
             f"mask shape {tuple(mask.shape)}, scores shape {tuple(scores.shape)}"
         )
-    try:
-        broadcast = torch.broadcast_shapes(mask.shape, scores.shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != scores.shape:
+    if not _broadcasts_to(mask.shape, scores.shape):
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape "
-            f"{tuple(scores.shape)}"
+            f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape {tuple(scores.shape)}"
         )
     lowest = torch.finfo(scores.dtype).min  # most negative finite number of the dtype: no overflow
-    weights = torch.softmax(scores.masked_fill(~mask, lowest), dim=dim)
-    return weights.masked_fill(~mask, 0.0)  # a fully masked row was uniform: now all zeros
+    weights = torch.softmax(torch.where(mask, scores, lowest), dim=dim)
+    return torch.where(mask, weights, 0.0)  # a fully masked row was uniform: now all zeros
+
+
+def _broadcasts_to(shape, target):
+    """True when a tensor of `shape` broadcasts to `target` without enlarging it."""
+    if len(shape) > len(target):
+        return False
+    return all(m in (1, t) for m, t in zip(reversed(shape), reversed(target), strict=False))
+
+
+def _check_sizes(**sizes):
+    """Widths given to a constructor must be positive integers."""
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"{name} must be a positive integer, got {size!r}")
 
 
 def _check_inputs(query, keys, mask, query_size, key_size):
@@ -50,11 +59,14 @@ def _check_inputs(query, keys, mask, query_size, key_size):
         raise ValueError(
             f"query and keys have different batch sizes: query {tuple(query.shape)}, keys {tuple(keys.shape)}"
         )
-    if mask is not None and tuple(mask.shape) != tuple(keys.shape[:2]):
+    if mask is not None and mask.shape != keys.shape[:2]:
         raise ValueError(
             f"mask must have shape (B, T) = {tuple(keys.shape[:2])} like keys {tuple(keys.shape)}, "
             f"got {tuple(mask.shape)}"
         )
+    if mask is not None and mask.dtype != torch.bool:
+        raise ValueError(f"mask must be boolean (True = may be attended), got {mask.dtype} of shape "
+                         f"{tuple(mask.shape)}")
 
 
 class AttentionBase(nn.Module):
@@ -75,15 +87,18 @@ class AttentionBase(nn.Module):
         `projected_keys=self.project_keys(keys)` when calling once per decoder step.
         """
         _check_inputs(query, keys, mask, self.query_size, self.key_size)
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)  # (B, T, ...)
+        elif projected_keys.shape[:2] != keys.shape[:2]:
+            raise ValueError(f"projected_keys must have shape (B, T, ...) = {tuple(keys.shape[:2])} + (...) "
+                             f"like keys {tuple(keys.shape)}, got {tuple(projected_keys.shape)}")
         single_step = query.dim() == 2
         queries = query.unsqueeze(1) if single_step else query  # (B, T_q, query_size)
-        if projected_keys is None:
-            projected_keys = self.project_keys(keys)
         scores = self.score(queries, projected_keys)  # (B, T_q, T)
         weights = masked_softmax(scores, None if mask is None else mask.unsqueeze(1))  # (B, T_q, T)
-        context = weights @ keys  # (B, T_q, key_size)
+        context = weights @ keys  # (B, T_q, key_size): c = sum_i alpha_i h_i
         if single_step:
-            return context.squeeze(1), weights.squeeze(1)
+            return context.squeeze(1), weights.squeeze(1)  # (B, key_size), (B, T)
         return context, weights
 
 
@@ -92,6 +107,7 @@ class BahdanauAttention(AttentionBase):
 
     def __init__(self, query_size, key_size, hidden_size):
         super().__init__()
+        _check_sizes(query_size=query_size, key_size=key_size, hidden_size=hidden_size)
         self.query_size, self.key_size, self.hidden_size = query_size, key_size, hidden_size
         self.W_q = nn.Linear(query_size, hidden_size, bias=False)
         self.W_k = nn.Linear(key_size, hidden_size, bias=False)
@@ -131,8 +147,8 @@ class AttentionDecoder(nn.Module):
         """token (B,), state (B, H), keys (B, T_src, K) -> logits (B, V), state (B, H), weights (B, T_src)."""
         embedded = self.embedding(token)  # (B, E)
         context, weights = self.attention(state, keys, mask, projected_keys=projected_keys)
-        # context (B, K), weights (B, T_src)
-        state = self.rnn(torch.cat([embedded, context], dim=-1), state)  # (B, H)
+        # context (B, K), weights (B, T_src): the query is s_{t-1}
+        state = self.rnn(torch.cat([embedded, context], dim=-1), state)  # (B, H): s_t
         logits = self.out(torch.cat([state, context, embedded], dim=-1))  # (B, V)
         return logits, state, weights
 
@@ -151,40 +167,45 @@ LUONG_SCORES = ("dot", "general", "concat")
 
 
 class LuongAttention(AttentionBase):
-    """Multiplicative attention (Luong et al., 2015): dot, general or concat score."""
+    """Multiplicative attention (Luong et al., 2015): dot, general or concat score.
+
+    hidden_size is the width of the concat score's tanh layer; dot and general ignore it.
+    """
 
     def __init__(self, query_size, key_size, score="general", hidden_size=None):
         super().__init__()
         if score not in LUONG_SCORES:
-            raise ValueError(f"score must be one of {', '.join(LUONG_SCORES)}; got {score!r}")
+            raise ValueError(f"score must be one of {', '.join(map(repr, LUONG_SCORES))}; got {score!r}")
+        _check_sizes(query_size=query_size, key_size=key_size)
         if score == "dot" and query_size != key_size:
             raise ValueError(
                 f"score='dot' needs query_size == key_size, got {query_size} and {key_size}; "
                 "use score='general' or 'concat' for different sizes"
             )
         if score == "concat" and hidden_size is None:
-            raise ValueError("score='concat' needs hidden_size (the width of the tanh layer)")
+            raise ValueError("score='concat' needs hidden_size (the width of the tanh layer), got None")
         self.query_size, self.key_size, self.score_name = query_size, key_size, score
         if score == "general":
             self.W = nn.Linear(key_size, query_size, bias=False)
         elif score == "concat":
-            # W_c [q; k] = W_q q + W_k k: the concatenation, without building it T times.
+            _check_sizes(hidden_size=hidden_size)
+            # W_a [q; k] = W_q q + W_k k: the concatenation, without building it T times.
             self.W_q = nn.Linear(query_size, hidden_size, bias=False)
             self.W_k = nn.Linear(key_size, hidden_size, bias=False)
             self.v = nn.Linear(hidden_size, 1, bias=False)
 
     def project_keys(self, keys):
         if self.score_name == "general":
-            return self.W(keys)  # (B, T, query_size)
+            return self.W(keys)  # (B, T, query_size): W_a h_i, once per source sequence
         if self.score_name == "concat":
             return self.W_k(keys)  # (B, T, hidden)
-        return keys
+        return keys  # dot: nothing to do
 
     def score(self, query, projected_keys):
         if self.score_name == "concat":
             q = self.W_q(query).unsqueeze(2)  # (B, T_q, 1, hidden)
             return self.v(torch.tanh(q + projected_keys.unsqueeze(1))).squeeze(-1)  # (B, T_q, T)
-        return query @ projected_keys.transpose(1, 2)  # (B, T_q, T)
+        return query @ projected_keys.transpose(1, 2)  # (B, T_q, T): s^T (W_a h_i), all i at once
 
 
 __all__ = [

@@ -1,0 +1,477 @@
+"""The attention interface of chapters 4.2 and 4.3 (issue 4): masked_softmax, BahdanauAttention,
+LuongAttention and AttentionDecoder. Every bullet of the interface, each bad input included."""
+
+import math
+import re
+from unittest import mock
+
+import pytest
+import torch
+
+from attention_course import (
+    LUONG_SCORES,
+    AttentionBase,
+    AttentionDecoder,
+    BahdanauAttention,
+    LuongAttention,
+    masked_softmax,
+)
+
+B, T, T_Q, QUERY, KEY, HIDDEN = 3, 5, 4, 6, 7, 8
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+
+
+def shape_text(shape):
+    return re.escape(str(tuple(shape)))
+
+
+# ----------------------------------------------------------------------------- masked_softmax
+
+
+def test_masked_softmax_without_mask_is_the_softmax():
+    scores = torch.randn(B, T_Q, T)
+    assert torch.allclose(masked_softmax(scores), torch.softmax(scores, dim=-1))
+    assert torch.allclose(masked_softmax(scores, dim=1), torch.softmax(scores, dim=1))
+
+
+def test_masked_positions_get_exactly_zero_and_the_rest_sums_to_one():
+    scores = torch.randn(B, T_Q, T)
+    mask = torch.rand(B, 1, T) > 0.4
+    mask[:, :, 0] = True  # no fully masked row here
+    weights = masked_softmax(scores, mask)
+    assert (weights.masked_select(~mask.expand_as(weights)) == 0).all()
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(B, T_Q))
+    # the unmasked weights are the softmax over the unmasked scores alone
+    b_row = weights[0, 0][mask[0, 0]]
+    assert torch.allclose(b_row, torch.softmax(scores[0, 0][mask[0, 0]], dim=-1))
+
+
+def test_masked_softmax_along_another_dim():
+    scores = torch.randn(B, T, T_Q)
+    mask = torch.ones(B, T, 1, dtype=torch.bool)
+    mask[:, -2:] = False
+    weights = masked_softmax(scores, mask, dim=1)
+    assert (weights[:, -2:] == 0).all()
+    assert torch.allclose(weights.sum(dim=1), torch.ones(B, T_Q))
+
+
+def test_fully_masked_row_gives_zeros_and_finite_gradients():
+    scores = torch.randn(2, 3, T, requires_grad=True)
+    mask = torch.ones(2, 1, T, dtype=torch.bool)
+    mask[1] = False  # the second example may attend to nothing
+    weights = masked_softmax(scores, mask)
+    assert not weights.isnan().any()
+    assert (weights[1] == 0).all()
+    assert torch.allclose(weights[0].sum(dim=-1), torch.ones(3))
+    (weights * torch.randn_like(weights)).sum().backward()
+    assert torch.isfinite(scores.grad).all()
+    assert (scores.grad[1] == 0).all()  # nothing flows into a row that attends to nothing
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_gives_no_nan_even_with_large_scores(dtype):
+    scores = (torch.randn(B, T_Q, T) * 3e4).to(dtype)  # near the float16 range
+    mask = torch.ones(B, 1, T, dtype=torch.bool)
+    mask[0, :, 2:] = False
+    mask[2] = False  # fully masked
+    weights = masked_softmax(scores, mask)
+    assert weights.dtype == dtype
+    assert not weights.isnan().any() and not weights.isinf().any()
+    assert (weights[0, :, 2:] == 0).all() and (weights[2] == 0).all()
+    assert torch.allclose(weights[:2].float().sum(dim=-1), torch.ones(2, T_Q), atol=1e-2)
+
+
+def test_no_magic_constant_overflows_in_float16():
+    # -1e9 is -inf in float16; the fill value must be finite in the scores' own dtype
+    scores = torch.zeros(1, 4, dtype=torch.float16)
+    mask = torch.tensor([[True, False, False, False]])
+    weights = masked_softmax(scores, mask)
+    assert weights.tolist() == [[1.0, 0.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("bad", [torch.ones(B, 1, T, dtype=torch.int64), torch.ones(B, 1, T)])
+def test_non_boolean_mask_is_refused_naming_both_shapes(bad):
+    scores = torch.randn(B, T_Q, T)
+    with pytest.raises(ValueError, match="boolean") as info:
+        masked_softmax(scores, bad)
+    assert str(tuple(bad.shape)) in str(info.value) and str(tuple(scores.shape)) in str(info.value)
+
+
+@pytest.mark.parametrize("bad_shape", [(B, T_Q, T + 1), (B, 2, T), (2, 1, T), (1, B, T_Q, T)])
+def test_mask_that_does_not_broadcast_is_refused_naming_both_shapes(bad_shape):
+    scores = torch.randn(B, T_Q, T)
+    with pytest.raises(ValueError, match="does not broadcast") as info:
+        masked_softmax(scores, torch.ones(bad_shape, dtype=torch.bool))
+    assert str(tuple(bad_shape)) in str(info.value) and str(tuple(scores.shape)) in str(info.value)
+
+
+@pytest.mark.parametrize("good_shape", [(T,), (1, T), (B, 1, T), (B, T_Q, T), (T_Q, 1)])
+def test_masks_that_broadcast_are_accepted(good_shape):
+    weights = masked_softmax(torch.randn(B, T_Q, T), torch.ones(good_shape, dtype=torch.bool))
+    assert weights.shape == (B, T_Q, T)
+
+
+# ------------------------------------------------------------------------- attention modules
+
+
+def make(kind):
+    """Every attention of the interface, with query, key and hidden sizes that differ."""
+    if kind == "bahdanau":
+        return BahdanauAttention(QUERY, KEY, HIDDEN)
+    if kind == "dot":
+        return LuongAttention(KEY, KEY, score="dot")
+    return LuongAttention(QUERY, KEY, score=kind, hidden_size=HIDDEN)
+
+
+KINDS = ["bahdanau", "dot", "general", "concat"]
+
+
+def inputs(attention, t_q=None):
+    query_shape = (B, attention.query_size) if t_q is None else (B, t_q, attention.query_size)
+    return torch.randn(query_shape), torch.randn(B, T, attention.key_size)
+
+
+def direct_scores(attention, query, keys):
+    """The score of each (example, query, key) computed one at a time from the equations."""
+    scores = torch.empty(query.shape[0], query.shape[1], keys.shape[1])
+    for b in range(query.shape[0]):
+        for t in range(query.shape[1]):
+            for i in range(keys.shape[1]):
+                s, h = query[b, t], keys[b, i]
+                if isinstance(attention, BahdanauAttention) or attention.score_name == "concat":
+                    hidden = attention.W_q.weight @ s + attention.W_k.weight @ h
+                    scores[b, t, i] = attention.v.weight[0] @ torch.tanh(hidden)
+                elif attention.score_name == "general":
+                    scores[b, t, i] = s @ attention.W.weight @ h  # s^T W_a h
+                else:
+                    scores[b, t, i] = s @ h
+    return scores
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_single_query_shapes(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    context, weights = attention(query, keys)
+    assert context.shape == (B, attention.key_size) and weights.shape == (B, T)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_queries_shapes(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    context, weights = attention(query, keys)
+    assert context.shape == (B, T_Q, attention.key_size) and weights.shape == (B, T_Q, T)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_matches_a_direct_computation(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    mask[1, 3:] = False
+    with torch.no_grad():
+        context, weights = attention(query, keys, mask)
+        scores = direct_scores(attention, query, keys)
+    expected = torch.softmax(scores.masked_fill(~mask.unsqueeze(1), -math.inf), dim=-1)
+    assert torch.allclose(weights, expected, atol=1e-6)
+    expected_context = torch.einsum("bqt,btk->bqk", expected, keys)  # c = sum_i alpha_i h_i
+    assert torch.allclose(context, expected_context, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_queries_equal_one_query_at_a_time(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    mask = torch.rand(B, T) > 0.3
+    context, weights = attention(query, keys, mask)
+    for t in range(T_Q):
+        context_t, weights_t = attention(query[:, t], keys, mask)
+        assert torch.allclose(context[:, t], context_t, atol=1e-6)
+        assert torch.allclose(weights[:, t], weights_t, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mask_gives_padding_zero_weight_and_empty_rows_zero_context(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    lengths = torch.tensor([T, 2, 0])
+    mask = torch.arange(T) < lengths.unsqueeze(1)  # (B, T)
+    context, weights = attention(query, keys, mask)
+    assert (weights.masked_select(~mask.unsqueeze(1).expand_as(weights)) == 0).all()
+    assert torch.allclose(weights[:2].sum(dim=-1), torch.ones(2, T_Q))
+    assert (weights[2] == 0).all() and (context[2] == 0).all() and not context.isnan().any()
+    # the padded keys do not matter at all
+    changed = keys.masked_fill(~mask.unsqueeze(-1), 123.0)
+    assert torch.allclose(attention(query, changed, mask)[0], context, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["bahdanau", "concat"])
+def test_broadcasting_equals_a_repeat_based_reference(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    repeated = query.unsqueeze(1).repeat(1, T, 1)  # (B, T, query_size): the layout the course avoids
+    pairs = torch.cat([repeated, keys], dim=-1)  # (B, T, query + key)
+    W = torch.cat([attention.W_q.weight, attention.W_k.weight], dim=1)  # W_a [s; h] = W_q s + W_k h
+    reference = torch.softmax(attention.v(torch.tanh(pairs @ W.T)).squeeze(-1), dim=-1)  # (B, T)
+    _, weights = attention(query, keys)
+    assert torch.allclose(weights, reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_copies_of_the_query(kind, monkeypatch):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the attention modules must broadcast, not copy")
+
+    monkeypatch.setattr(torch.Tensor, "repeat", forbidden)
+    monkeypatch.setattr(torch.Tensor, "repeat_interleave", forbidden)
+    monkeypatch.setattr(torch, "repeat_interleave", forbidden)
+    attention(query, keys, torch.ones(B, T, dtype=torch.bool))
+    attention(query[:, 0], keys)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_projected_keys_reused_equal_recomputed(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    mask = torch.rand(B, T) > 0.3
+    projected = attention.project_keys(keys)
+    assert projected.shape[:2] == (B, T)
+    with mock.patch.object(attention, "project_keys", wraps=attention.project_keys) as spy:
+        for t in range(T_Q):
+            reused = attention(query[:, t], keys, mask, projected_keys=projected)
+            recomputed = attention(query[:, t], keys, mask)
+            assert all(torch.equal(a, b) for a, b in zip(reused, recomputed, strict=True))
+    assert spy.call_count == T_Q  # only the calls without projected_keys projected again
+
+
+def test_bahdanau_projects_keys_with_W_k():
+    attention = make("bahdanau")
+    keys = torch.randn(B, T, KEY)
+    assert torch.allclose(attention.project_keys(keys), keys @ attention.W_k.weight.T)
+
+
+def test_bahdanau_reproduces_the_hand_worked_example_of_chapter_4_2():
+    attention = BahdanauAttention(2, 2, 2)
+    with torch.no_grad():
+        attention.W_q.weight.copy_(torch.tensor([[0.5, 0.0], [0.0, 0.5]]))
+        attention.W_k.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+        attention.v.weight.copy_(torch.tensor([[1.0, -1.0]]))
+        keys = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]])  # (1, 3, 2)
+        context, weights = attention(torch.tensor([[1.0, 2.0]]), keys)
+    e = [math.tanh(1.5) - math.tanh(1.0), math.tanh(0.5) - math.tanh(0.0), math.tanh(-0.5) - math.tanh(2.0)]
+    alpha = torch.softmax(torch.tensor(e), dim=0)
+    assert torch.allclose(weights[0], alpha, atol=1e-6)
+    assert torch.allclose(context[0], torch.tensor([alpha[0] - alpha[2], alpha[1] - alpha[2]]), atol=1e-6)
+    assert torch.allclose(weights[0], torch.tensor([0.3871, 0.5323, 0.0806]), atol=1e-4)
+
+
+def test_luong_concat_is_the_additive_score_and_general_with_identity_is_dot():
+    concat = LuongAttention(QUERY, KEY, "concat", hidden_size=HIDDEN)
+    additive = BahdanauAttention(QUERY, KEY, HIDDEN)
+    concat.load_state_dict(additive.state_dict())
+    query, keys = inputs(additive, T_Q)
+    assert all(torch.equal(a, b) for a, b in zip(concat(query, keys), additive(query, keys), strict=True))
+    general, dot = LuongAttention(KEY, KEY, "general"), LuongAttention(KEY, KEY, "dot")
+    with torch.no_grad():
+        general.W.weight.copy_(torch.eye(KEY))
+    query, keys = inputs(dot, T_Q)
+    assert torch.allclose(general(query, keys)[1], dot(query, keys)[1], atol=1e-6)
+
+
+def test_luong_parameter_counts():
+    counts = {score: sum(p.numel() for p in LuongAttention(QUERY if score != "dot" else KEY, KEY, score,
+                                                           hidden_size=HIDDEN).parameters())
+              for score in LUONG_SCORES}
+    assert counts == {"dot": 0, "general": QUERY * KEY, "concat": HIDDEN * (QUERY + KEY) + HIDDEN}
+    assert sum(p.numel() for p in make("bahdanau").parameters()) == HIDDEN * (QUERY + KEY) + HIDDEN
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_reach_every_parameter_and_input(kind):
+    attention = make(kind)
+    query, keys = inputs(attention, T_Q)
+    query.requires_grad_(True)
+    keys.requires_grad_(True)
+    context, _ = attention(query, keys, torch.rand(B, T) > 0.2)
+    context.pow(2).sum().backward()
+    for tensor in [query, keys, *attention.parameters()]:
+        assert tensor.grad is not None and torch.isfinite(tensor.grad).all() and tensor.grad.abs().sum() > 0
+
+
+def test_the_base_class_needs_a_score():
+    class NoScore(AttentionBase):
+        query_size = key_size = KEY
+
+    with pytest.raises(NotImplementedError):
+        NoScore()(torch.randn(B, KEY), torch.randn(B, T, KEY))
+
+
+# ------------------------------------------------------------------- constructor errors
+
+
+@pytest.mark.parametrize("sizes", [(0, KEY, HIDDEN), (QUERY, -1, HIDDEN), (QUERY, KEY, 0),
+                                   (QUERY, KEY, 2.5), (QUERY, KEY, None), (True, KEY, HIDDEN)])
+def test_bahdanau_refuses_sizes_that_are_not_positive_integers(sizes):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        BahdanauAttention(*sizes)
+
+
+def test_luong_dot_needs_equal_sizes():
+    with pytest.raises(ValueError, match=r"score='dot' needs query_size == key_size, got 6 and 7") as info:
+        LuongAttention(6, 7, score="dot")
+    assert "'general'" in str(info.value) and "'concat'" in str(info.value)
+
+
+def test_luong_unknown_score_names_what_is_allowed():
+    with pytest.raises(ValueError, match="cosine") as info:
+        LuongAttention(KEY, KEY, score="cosine")
+    for allowed in LUONG_SCORES:
+        assert repr(allowed) in str(info.value)
+
+
+def test_luong_concat_needs_hidden_size():
+    with pytest.raises(ValueError, match="hidden_size"):
+        LuongAttention(QUERY, KEY, score="concat")
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
+        LuongAttention(QUERY, KEY, score="concat", hidden_size=0)
+
+
+@pytest.mark.parametrize("sizes", [(0, KEY), (QUERY, -3), (QUERY, 1.0)])
+def test_luong_refuses_sizes_that_are_not_positive_integers(sizes):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        LuongAttention(*sizes, score="general")
+
+
+# ------------------------------------------------------------------- wrong input shapes
+
+
+def bool_ones(*shape):
+    return torch.ones(shape, dtype=torch.bool)
+
+
+def wrong_inputs(attention):
+    """(description, query, keys, mask, expected text, received shape) for each bad input."""
+    q, k = attention.query_size, attention.key_size
+    good_query, good_keys = torch.randn(B, q), torch.randn(B, T, k)
+    return [
+        ("query width", torch.randn(B, q + 1), good_keys, None, f"(B, {q}) or (B, T_q, {q})", (B, q + 1)),
+        ("query width, many queries", torch.randn(B, T_Q, q + 2), good_keys, None, f"(B, T_q, {q})",
+         (B, T_Q, q + 2)),
+        ("query rank 1", torch.randn(q), good_keys, None, f"(B, {q})", (q,)),
+        ("query rank 4", torch.randn(B, 1, T_Q, q), good_keys, None, f"(B, {q})", (B, 1, T_Q, q)),
+        ("keys width", good_query, torch.randn(B, T, k + 1), None, f"(B, T, {k})", (B, T, k + 1)),
+        ("keys rank 2", good_query, torch.randn(B, k), None, f"(B, T, {k})", (B, k)),
+        ("batch sizes", good_query, torch.randn(B + 1, T, k), None, str((B, q)), (B + 1, T, k)),
+        ("mask length", good_query, good_keys, bool_ones(B, T + 1), str((B, T)), (B, T + 1)),
+        ("mask batch", good_query, good_keys, bool_ones(B - 1, T), str((B, T)), (B - 1, T)),
+        ("mask rank", good_query, good_keys, bool_ones(B, 1, T), str((B, T)), (B, 1, T)),
+        ("mask dtype", good_query, good_keys, torch.ones(B, T), "boolean", (B, T)),
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wrong_shapes_name_the_expected_and_the_received_shapes(kind):
+    attention = make(kind)
+    for what, query, keys, mask, expected, received in wrong_inputs(attention):
+        with pytest.raises(ValueError) as info:
+            attention(query, keys, mask)
+        message = str(info.value)
+        assert expected in message, f"{kind}, {what}: {message!r} does not name {expected}"
+        assert str(tuple(received)) in message, f"{kind}, {what}: {message!r} does not name {received}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_projected_keys_of_other_keys_are_refused(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    wrong = attention.project_keys(torch.randn(B, T + 2, attention.key_size))
+    with pytest.raises(ValueError, match=shape_text(wrong.shape)) as info:
+        attention(query, keys, projected_keys=wrong)
+    assert str((B, T)) in str(info.value)
+
+
+# --------------------------------------------------------------------------- the decoder
+
+VOCAB, EMBED, H_DEC, T_TGT = 11, 5, 9, 7
+
+
+def make_decoder(kind="bahdanau"):
+    if kind == "bahdanau":
+        attention = BahdanauAttention(H_DEC, KEY, HIDDEN)
+    elif kind == "dot":
+        attention = LuongAttention(H_DEC, H_DEC, "dot")
+        return AttentionDecoder(VOCAB, EMBED, H_DEC, H_DEC, attention)
+    else:
+        attention = LuongAttention(H_DEC, KEY, kind, hidden_size=HIDDEN)
+    return AttentionDecoder(VOCAB, EMBED, H_DEC, KEY, attention)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_decoder_shapes(kind):
+    decoder = make_decoder(kind)
+    key_size = decoder.attention.key_size
+    keys, state = torch.randn(B, T, key_size), torch.randn(B, H_DEC)
+    logits, weights = decoder(torch.randint(0, VOCAB, (B, T_TGT)), state, keys)
+    assert logits.shape == (B, T_TGT, VOCAB) and weights.shape == (B, T_TGT, T)
+    step_logits, new_state, step_weights = decoder.step(
+        torch.randint(0, VOCAB, (B,)), state, keys, decoder.attention.project_keys(keys))
+    assert step_logits.shape == (B, VOCAB) and new_state.shape == (B, H_DEC) and step_weights.shape == (B, T)
+
+
+def test_decoder_projects_the_keys_once_per_sequence():
+    decoder = make_decoder()
+    keys = torch.randn(B, T, KEY)
+    with mock.patch.object(decoder.attention, "project_keys", wraps=decoder.attention.project_keys) as spy:
+        decoder(torch.randint(0, VOCAB, (B, T_TGT)), torch.randn(B, H_DEC), keys)
+    assert spy.call_count == 1  # not T_TGT times
+    with mock.patch.object(decoder.attention.W_k, "forward", wraps=decoder.attention.W_k.forward) as w_k:
+        decoder(torch.randint(0, VOCAB, (B, T_TGT)), torch.randn(B, H_DEC), keys)
+    assert w_k.call_count == 1  # the key projection layer itself runs once
+
+
+def test_decoder_step_does_not_project_keys():
+    decoder = make_decoder()
+    keys = torch.randn(B, T, KEY)
+    projected = decoder.attention.project_keys(keys)
+    with mock.patch.object(decoder.attention, "project_keys", wraps=decoder.attention.project_keys) as spy:
+        decoder.step(torch.randint(0, VOCAB, (B,)), torch.randn(B, H_DEC), keys, projected)
+    assert spy.call_count == 0
+
+
+def test_decoder_forward_is_its_steps_with_the_previous_state_as_query():
+    decoder = make_decoder()
+    inputs, state, keys = torch.randint(0, VOCAB, (B, T_TGT)), torch.randn(B, H_DEC), torch.randn(B, T, KEY)
+    mask = torch.rand(B, T) > 0.3
+    mask[:, 0] = True
+    logits, weights = decoder(inputs, state, keys, mask)
+    projected = decoder.attention.project_keys(keys)
+    for t in range(T_TGT):
+        _, expected_weights = decoder.attention(state, keys, mask)  # query: the state before the step
+        step_logits, state, step_weights = decoder.step(inputs[:, t], state, keys, projected, mask)
+        assert torch.allclose(step_weights, expected_weights, atol=1e-6)
+        assert torch.allclose(logits[:, t], step_logits, atol=1e-6)
+        assert torch.allclose(weights[:, t], step_weights, atol=1e-6)
+    assert (weights.masked_select(~mask.unsqueeze(1).expand_as(weights)) == 0).all()
+
+
+def test_decoder_gradients_reach_the_attention():
+    decoder = make_decoder()
+    logits, _ = decoder(torch.randint(0, VOCAB, (B, T_TGT)), torch.randn(B, H_DEC), torch.randn(B, T, KEY))
+    logits.logsumexp(dim=-1).sum().backward()
+    for name, parameter in decoder.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("sizes", [(H_DEC + 1, KEY), (H_DEC, KEY + 1)])
+def test_decoder_refuses_an_attention_of_other_sizes(sizes):
+    with pytest.raises(ValueError, match="attention must take queries of size") as info:
+        AttentionDecoder(VOCAB, EMBED, *sizes, BahdanauAttention(H_DEC, KEY, HIDDEN))
+    assert f"query_size={H_DEC}, key_size={KEY}" in str(info.value)
