@@ -1,0 +1,388 @@
+"""Chapter 4.6: scaled dot-product attention, multi-head attention, attention pooling, the sentiment data."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attention_course import (
+    AttentionPooling,
+    BiLSTMClassifier,
+    MultiHeadAttention,
+    build_vocab,
+    encode_texts,
+    load_movie_reviews,
+    merge_heads,
+    movie_review_splits,
+    scaled_dot_product_attention,
+    split_heads,
+    tokenize,
+)
+
+DTYPES = [torch.float32, torch.float64]
+TOLERANCE = 1e-5
+
+
+def qkv(*shape, dtype=torch.float32, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(*shape, generator=generator).to(dtype) for _ in range(3)]
+
+
+def max_error(a, b):
+    return (a - b).abs().max().item()
+
+
+# ----------------------------------------------------------------- scaled_dot_product_attention
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 7, 8), (2, 4, 7, 8)], ids=["B,T,d", "B,h,T,d"])
+def test_sdpa_matches_pytorch_without_mask(dtype, shape):
+    q, k, v = qkv(*shape, dtype=dtype)
+    out, weights = scaled_dot_product_attention(q, k, v)
+    assert out.shape == shape and weights.shape == (*shape[:-1], shape[-2])
+    assert max_error(out, F.scaled_dot_product_attention(q, k, v)) <= TOLERANCE
+    assert torch.allclose(weights.sum(-1), torch.ones_like(weights[..., 0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sdpa_matches_pytorch_with_broadcasting_padding_mask(dtype):
+    q, k, v = qkv(2, 4, 5, 8, dtype=dtype)
+    padding = torch.tensor([[True] * 5, [True, True, True, False, False]])  # (B, T_k)
+    mask = padding[:, None, None, :]  # (B, 1, 1, T_k)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert max_error(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask)) <= TOLERANCE
+    assert (weights[1, ..., 3:] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 6, 8), (2, 4, 6, 8)], ids=["B,T,d", "B,h,T,d"])
+def test_sdpa_causal_matches_pytorch(dtype, shape):
+    q, k, v = qkv(*shape, dtype=dtype)
+    out, weights = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert max_error(out, F.scaled_dot_product_attention(q, k, v, is_causal=True)) <= TOLERANCE
+    assert (weights.triu(diagonal=1) == 0).all()
+
+
+def test_sdpa_causal_with_different_query_and_key_lengths():
+    q = torch.randn(2, 3, 8)
+    k, v = torch.randn(2, 5, 8), torch.randn(2, 5, 4)
+    out, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert out.shape == (2, 3, 4)
+    assert max_error(out, F.scaled_dot_product_attention(q, k, v, is_causal=True)) <= TOLERANCE
+
+
+def test_sdpa_causal_and_padding_mask_combine():
+    q, k, v = qkv(2, 6, 8)
+    padding = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])[:, None, :]  # (B, 1, T_k)
+    causal = torch.ones(6, 6, dtype=torch.bool).tril()
+    out, _ = scaled_dot_product_attention(q, k, v, padding, is_causal=True)
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=padding & causal)
+    assert max_error(out, reference) <= TOLERANCE
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_sdpa_fully_masked_row_gives_zeros_not_nan(dtype):
+    q, k, v = qkv(2, 4, 5, 8, dtype=dtype)
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+    mask[1, :, 2] = False  # query 2 of sequence 2 may see nothing
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert not out.isnan().any() and not weights.isnan().any()
+    assert (out[1, :, 2] == 0).all() and (weights[1, :, 2] == 0).all()
+    assert torch.allclose(weights[0].float().sum(-1), torch.ones(4, 5), atol=1e-2)
+
+
+def test_sdpa_gradient_is_finite_with_fully_masked_rows():
+    q, k, v = (t.requires_grad_() for t in qkv(1, 3, 4))
+    out, _ = scaled_dot_product_attention(q, k, v, torch.zeros(1, 3, 3, dtype=torch.bool))
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+def test_sdpa_dropout_zeroes_weights_only_when_asked():
+    q, k, v = qkv(2, 16, 8)
+    torch.manual_seed(0)
+    _, weights = scaled_dot_product_attention(q, k, v, dropout_p=0.5)
+    assert (weights == 0).any()
+    _, weights = scaled_dot_product_attention(q, k, v, dropout_p=0.0)
+    assert (weights > 0).all()
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((2, 5), (2, 5, 8), (2, 5, 8)), r"same number of dimensions.*query \(2, 5\)"),
+        (((2, 5, 8), (2, 5, 4), (2, 5, 8)), r"d_k=8.*key \(2, 5, 4\)"),
+        (((2, 5, 8), (2, 5, 8), (2, 6, 8)), r"T_k=5.*value \(2, 6, 8\)"),
+        (((2, 5, 8), (3, 5, 8), (3, 5, 8)), r"leading .* \(2,\).*key \(3, 5, 8\)"),
+    ],
+)
+def test_sdpa_rejects_bad_shapes(shapes, message):
+    q, k, v = (torch.randn(*s) for s in shapes)
+    with pytest.raises(ValueError, match=message):
+        scaled_dot_product_attention(q, k, v)
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_sdpa_rejects_bad_masks(is_causal):
+    q, k, v = qkv(2, 5, 8)
+    with pytest.raises(ValueError, match=r"\(2, 5, 5\)"):
+        scaled_dot_product_attention(q, k, v, torch.ones(3, 5, 5, dtype=torch.bool), is_causal=is_causal)
+    with pytest.raises(ValueError, match="bool"):
+        scaled_dot_product_attention(q, k, v, torch.ones(2, 5, 5), is_causal=is_causal)
+
+
+def test_sdpa_rejects_bad_dropout():
+    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\), got 1.5"):
+        scaled_dot_product_attention(*qkv(1, 2, 4), dropout_p=1.5)
+
+
+# ----------------------------------------------------------------- MultiHeadAttention
+
+
+def test_split_and_merge_heads_are_inverse():
+    x = torch.randn(2, 5, 12)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    assert torch.equal(heads[:, 1], x[..., 4:8])  # head 1 holds features 4..7
+    assert torch.equal(merge_heads(heads), x)
+
+
+def run_torch(mha, query, key, value, batch_first, **kwargs):
+    """nn.MultiheadAttention on batch-first tensors, whatever its layout."""
+    if not batch_first:
+        query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+    out, weights = mha(query, key, value, average_attn_weights=False, **kwargs)
+    return (out if batch_first else out.transpose(0, 1)), weights
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_mha_from_torch_matches_with_padding_mask(dtype, batch_first, bias):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 4, bias=bias, batch_first=batch_first, dtype=dtype).eval()
+    ours = MultiHeadAttention.from_torch(mha)
+    query, key = torch.randn(3, 5, 16, dtype=dtype), torch.randn(3, 7, 16, dtype=dtype)  # cross-attention
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[1, 4:] = False
+    mask[2, 1:] = False
+    ref_out, ref_weights = run_torch(mha, query, key, key, batch_first, key_padding_mask=~mask)
+    out, weights = ours(query, key, key, mask=mask)
+    assert out.shape == (3, 5, 16) and weights.shape == (3, 4, 5, 7)
+    assert max_error(out, ref_out) <= TOLERANCE and max_error(weights, ref_weights) <= TOLERANCE
+    assert out.dtype == dtype
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_causal_matches_torch(batch_first):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 2, batch_first=batch_first).eval()
+    ours = MultiHeadAttention.from_torch(mha)
+    x = torch.randn(2, 6, 16)
+    causal = torch.ones(6, 6, dtype=torch.bool).tril()
+    ref_out, ref_weights = run_torch(mha, x, x, x, batch_first, attn_mask=~causal)
+    out, weights = ours(x, x, x, is_causal=True)
+    assert max_error(out, ref_out) <= TOLERANCE and max_error(weights, ref_weights) <= TOLERANCE
+
+
+def test_mha_full_mask_matches_torch_attn_mask():
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    ours = MultiHeadAttention.from_torch(mha)
+    x = torch.randn(2, 4, 8)
+    mask = torch.rand(2, 4, 4) > 0.3
+    mask[..., 0] = True  # every query sees at least one key, so PyTorch gives no NaN
+    ref_out, _ = mha(x, x, x, attn_mask=(~mask).repeat_interleave(2, dim=0))
+    out, _ = ours(x, x, x, mask=mask)
+    assert max_error(out, ref_out) <= TOLERANCE
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_mha_fully_masked_sequence_is_finite_where_torch_gives_nan(dtype):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True, dtype=dtype).eval()
+    ours = MultiHeadAttention.from_torch(mha)
+    x = torch.randn(2, 4, 8, dtype=dtype)
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    mask[1] = False
+    out, weights = ours(x, x, x, mask=mask)
+    assert not out.isnan().any() and (weights[1] == 0).all()
+    assert torch.allclose(out[1], ours.out_proj.bias.expand(4, 8))  # zero context -> the output bias
+    if dtype == torch.float32:
+        ref_out, _ = mha(x, x, x, key_padding_mask=~mask)
+        assert ref_out[1].isnan().all(), "PyTorch itself gives NaN here (if this fails, fixed upstream)"
+
+
+def test_mha_heads_are_not_a_loop_and_head_count_matters():
+    torch.manual_seed(0)
+    one, four = MultiHeadAttention(8, 1), MultiHeadAttention(8, 4)
+    four.load_state_dict(one.state_dict())
+    x = torch.randn(2, 5, 8)
+    assert four(x, x, x)[1].shape == (2, 4, 5, 5)
+    assert not torch.allclose(one(x, x, x)[0], four(x, x, x)[0])  # splitting into heads changes the result
+
+
+def test_mha_is_permutation_equivariant():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2).eval()
+    x = torch.randn(1, 6, 8)
+    permutation = torch.randperm(6)
+    out, _ = mha(x, x, x)
+    shuffled, _ = mha(*(x[:, permutation],) * 3)
+    assert torch.allclose(shuffled, out[:, permutation], atol=1e-6)
+
+
+def test_mha_dropout_only_in_training():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2, dropout=0.5)
+    x = torch.randn(2, 5, 8)
+    mha.eval()
+    assert torch.equal(mha(x, x, x)[0], mha(x, x, x)[0])
+    mha.train()
+    assert (mha(x, x, x)[1] == 0).any()
+
+
+@pytest.mark.parametrize(("embed_dim", "num_heads"), [(10, 3), (8, 0), (8, -2)])
+def test_mha_rejects_embed_dim_not_divisible_by_heads(embed_dim, num_heads):
+    with pytest.raises(ValueError, match=f"embed_dim={embed_dim}, num_heads={num_heads}"):
+        MultiHeadAttention(embed_dim, num_heads)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((2, 5, 6), (2, 5, 8), (2, 5, 8)), r"query \(B, T_q, 8\).*query \(2, 5, 6\)"),
+        (((2, 5), (2, 5, 8), (2, 5, 8)), r"got query \(2, 5\)"),
+        (((2, 5, 8), (2, 5, 8), (2, 6, 8)), r"key and value of the same shape.*value \(2, 6, 8\)"),
+        (((3, 5, 8), (2, 5, 8), (2, 5, 8)), r"batch size.*query \(3, 5, 8\)"),
+    ],
+)
+def test_mha_rejects_bad_shapes(shapes, message):
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=message):
+        mha(*(torch.randn(*s) for s in shapes))
+
+
+@pytest.mark.parametrize(
+    "mask", [torch.ones(2, 4, dtype=torch.bool), torch.ones(2, 5), torch.ones(2, 5, 4, dtype=torch.bool)]
+)
+def test_mha_rejects_bad_masks(mask):
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match=r"\(B, T_k\) = \(2, 5\) or \(B, T_q, T_k\) = \(2, 5, 5\), got"):
+        mha(x, x, x, mask=mask)
+
+
+def test_from_torch_rejects_unsupported_options():
+    with pytest.raises(ValueError, match="kdim = vdim = embed_dim"):
+        MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, kdim=4, vdim=4))
+    with pytest.raises(ValueError, match="add_bias_kv=False"):
+        MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
+
+
+# ----------------------------------------------------------------- AttentionPooling
+
+
+def test_pooling_works_for_any_length_with_one_module():
+    pool = AttentionPooling(6, 4)
+    for T in (1, 3, 17, 200):
+        pooled, weights = pool(torch.randn(2, T, 6))
+        assert pooled.shape == (2, 6) and weights.shape == (2, T)
+        assert torch.allclose(weights.sum(-1), torch.ones(2))
+    assert all(p.shape[0] != 200 for p in pool.parameters())  # nothing shaped by the length
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_pooling_gives_padding_zero_weight_and_ignores_it(dtype):
+    torch.manual_seed(0)
+    pool = AttentionPooling(6, 4).to(dtype)
+    x = torch.randn(2, 7, 6, dtype=dtype)
+    mask = torch.tensor([[True] * 7, [True] * 3 + [False] * 4])
+    pooled, weights = pool(x, mask)
+    assert (weights[1, 3:] == 0).all()
+    alone, _ = pool(x[1:, :3])
+    assert torch.allclose(pooled[1:].float(), alone.float(), atol=1e-2 if dtype == torch.bfloat16 else 1e-6)
+    empty = torch.zeros(2, 7, dtype=torch.bool)
+    pooled, weights = pool(x, empty)
+    assert not pooled.isnan().any() and (weights == 0).all() and (pooled == 0).all()
+
+
+def test_pooling_rejects_bad_inputs():
+    pool = AttentionPooling(6, 4)
+    with pytest.raises(ValueError, match=r"\(B, T, 6\), got \(2, 5, 4\)"):
+        pool(torch.randn(2, 5, 4))
+    with pytest.raises(ValueError, match=r"\(B, T, 6\), got \(2, 6\)"):
+        pool(torch.randn(2, 6))
+    with pytest.raises(ValueError, match=r"\(B, T\) = \(2, 5\), got torch.bool of shape \(2, 4\)"):
+        pool(torch.randn(2, 5, 6), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"got torch.float32"):
+        pool(torch.randn(2, 5, 6), torch.ones(2, 5))
+
+
+# ----------------------------------------------------------------- classifier
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+def test_classifier_ignores_padding_and_works_without_embedding(pooling):
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(8, 6, num_classes=3, vocab_size=20, pooling=pooling).eval()
+    ids = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]])
+    mask = ids != 0
+    logits, weights = model(ids, mask)
+    assert logits.shape == (2, 3) and weights.shape == (2, 4)
+    assert (weights[1, 2:] == 0).all()
+    assert torch.allclose(model(ids[1:, :2])[0], logits[1:], atol=1e-6)
+    vectors_model = BiLSTMClassifier(8, 6, num_classes=3, vocab_size=None, pooling=pooling).eval()
+    shared = {k: v for k, v in model.state_dict().items() if not k.startswith("embedding")}
+    vectors_model.load_state_dict(shared)
+    with torch.no_grad():
+        vectors = model.embedding(ids)
+    assert torch.allclose(vectors_model(vectors, mask)[0], logits, atol=1e-6)
+
+
+def test_classifier_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="pooling must be one of attention, mean, got 'max'"):
+        BiLSTMClassifier(8, 6, pooling="max")
+    with_ids = BiLSTMClassifier(8, 6, vocab_size=20)
+    with pytest.raises(ValueError, match=r"token ids \(B, T\) of dtype long, got torch.float32"):
+        with_ids(torch.randn(2, 4, 8))
+    with pytest.raises(ValueError, match="prefix"):
+        with_ids(torch.tensor([[1, 2, 3]]), torch.tensor([[True, False, True]]))
+    with pytest.raises(ValueError, match=r"\(B, T\) = \(1, 3\)"):
+        with_ids(torch.tensor([[1, 2, 3]]), torch.tensor([[True, False]]))
+    with_vectors = BiLSTMClassifier(8, 6)
+    with pytest.raises(ValueError, match=r"vectors \(B, T, 8\).*got \(2, 4, 5\)"):
+        with_vectors(torch.randn(2, 4, 5))
+
+
+# ----------------------------------------------------------------- the sentiment data
+
+
+def test_movie_reviews_load_offline_with_the_expected_size():
+    reviews = load_movie_reviews()
+    assert len(reviews) == 10_605
+    assert reviews[0][0].startswith("The Rock is destined")
+    assert reviews[0][1] == pytest.approx(2.2667, abs=1e-4)
+    assert all(-4 <= score <= 4 for _, score in reviews)
+
+
+def test_movie_review_splits_are_fixed_disjoint_and_balanced():
+    splits = movie_review_splits()
+    sizes = {name: len(examples) for name, examples in splits.items()}
+    assert sizes == {"train": 8057, "validation": 1007, "test": 1008}
+    assert movie_review_splits() == splits  # the same split every time
+    texts = [set(t for t, _ in examples) for examples in splits.values()]
+    assert not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+    positive = sum(label for _, label in splits["train"]) / sizes["train"]
+    assert 0.45 < positive < 0.55
+    with pytest.raises(ValueError, match=r"3 positive numbers summing to 1, got \(0.5, 0.5\)"):
+        movie_review_splits(fractions=(0.5, 0.5))
+
+
+def test_tokenize_vocab_and_encode():
+    assert tokenize("It isn't GOOD, honestly.") == ["it", "isn't", "good", ",", "honestly", "."]
+    vocab = build_vocab(["good film", "good plot", "bad"], min_freq=2)
+    assert vocab == {"<pad>": 0, "<unk>": 1, "good": 2}
+    ids, mask = encode_texts(["good film", "good"], vocab)
+    assert ids.tolist() == [[2, 1], [2, 0]] and mask.tolist() == [[True, True], [True, False]]
