@@ -240,3 +240,100 @@ def check_length_findings(report):
     if max(b["normalised_entropy"] for b in report.values()) > 0.3:
         raise AssertionError("normalised entropy above 0.3: the attention is not sharp; train longer")
     passed("accuracy and entropy by bucket look like a trained attention model")
+
+
+# ---- Exercise 4.1: Bahdanau vs Luong on dates ----------------------------------------------
+
+def _ngram_counts(text, n):
+    from collections import Counter
+
+    return Counter(text[i:i + n] for i in range(len(text) - n + 1))
+
+
+def _reference_chrf(hypothesis, reference, max_n=6, beta=2.0):
+    precisions, recalls = [], []
+    for n in range(1, max_n + 1):
+        hyp, ref = _ngram_counts(hypothesis, n), _ngram_counts(reference, n)
+        if not hyp or not ref:
+            continue
+        matches = sum((hyp & ref).values())
+        precisions.append(matches / sum(hyp.values()))
+        recalls.append(matches / sum(ref.values()))
+    if not precisions:
+        return 0.0
+    precision, recall = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    if precision + recall == 0:
+        return 0.0
+    return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+
+
+CHRF_CASES = [("1994-09-27", "1994-09-27"), ("1994-09-27", "1994-09-28"), ("1994-09-27", "2094-09-27"),
+              ("1994-09", "1994-09-27"), ("1994-09-27-27", "1994-09-27"), ("abc", "xyz"), ("", "1994-09-27"),
+              ("2001-01-01", "2001-10-10")]
+
+
+def check_chrf(chrf):
+    """chrF (Popovic, 2015): character n-gram F-beta, n = 1..6, beta = 2, precision and recall averaged."""
+    for hypothesis, reference in CHRF_CASES:
+        got = _call(chrf, "chrf", hypothesis, reference)
+        expected = _reference_chrf(hypothesis, reference)
+        if not isinstance(got, (int, float)) or math.isnan(got):
+            raise AssertionError(f"chrf({hypothesis!r}, {reference!r}) should be a number, got {got!r}")
+        if abs(got - expected) > 1e-6:
+            swapped = _reference_chrf(reference, hypothesis)
+            hint = ""
+            if abs(got - swapped) < 1e-6:
+                hint = " It equals chrf(reference, hypothesis): are precision and recall swapped?"
+            elif abs(got - _reference_chrf(hypothesis, reference, beta=1.0)) < 1e-6:
+                hint = " That is the F1 score: chrF weighs recall beta = 2 times as much as precision."
+            raise AssertionError(f"chrf({hypothesis!r}, {reference!r}) = {got:.4f}, expected {expected:.4f} "
+                                 f"(off by {abs(got - expected):.4f}).{hint}")
+    passed("chrf agrees with the reference on identical, near and disjoint strings, and on empty output")
+
+
+RESULT_KEYS = ("exact_match", "chrf", "train_seconds", "peak_mib", "entropy", "parameters")
+
+
+def check_experiment(result, model, test_pairs, source_vocab, target_vocab):
+    """The dict run_experiment returns: every number present, in range, and consistent with the model."""
+    from .dates import translate_batch
+
+    if result is None:
+        raise AssertionError("not implemented yet: write `run_experiment` and run it in the cell above")
+    missing = [key for key in RESULT_KEYS if key not in result]
+    if missing:
+        raise AssertionError(f"the result lacks {missing}; run_experiment must return {list(RESULT_KEYS)}")
+    sample = test_pairs[:100]
+    outputs = translate_batch(model, [s for s, _ in sample], source_vocab, target_vocab)
+    exact = sum(o == t for o, (_, t) in zip(outputs, sample, strict=True)) / len(sample)
+    chrf = sum(_reference_chrf(o, t) for o, (_, t) in zip(outputs, sample, strict=True)) / len(sample)
+    full_exact = result["exact_match"]
+    if not 0 <= full_exact <= 1 or abs(full_exact - exact) > 0.1:
+        raise AssertionError(f"exact_match {full_exact:.3f} does not match the model's outputs "
+                             f"(the first 100 test dates give {exact:.3f}); it is a fraction between 0 and 1")
+    if abs(result["chrf"] - chrf) > 0.1:
+        raise AssertionError(f"chrf {result['chrf']:.3f} does not match the model's outputs (the first 100 "
+                             f"test dates give {chrf:.3f}); average chrf over the test pairs")
+    if result["parameters"] != sum(p.numel() for p in model.parameters()):
+        raise AssertionError("parameters should count every number the model trains")
+    if not (result["train_seconds"] > 0 and result["peak_mib"] > 0):
+        raise AssertionError("train_seconds and peak_mib should be positive measurements")
+    longest = max(len(s) for s, _ in test_pairs)
+    if not 0 <= result["entropy"] <= math.log(longest):
+        raise AssertionError(f"the mean entropy {result['entropy']:.3f} should lie between 0 and "
+                             f"log(longest source) = {math.log(longest):.3f} nats")
+    passed(f"the result is complete and consistent with the model (exact match {full_exact:.3f})")
+
+
+def check_comparison(results):
+    """Both attention models learn the task; attention rows are far sharper than uniform."""
+    if not results or not isinstance(results, dict):
+        raise AssertionError("not implemented yet: run the comparison cell above")
+    for kind, result in results.items():
+        if result["exact_match"] < 0.9:
+            raise AssertionError(f"{kind} reached only {result['exact_match']:.3f} exact match: train longer")
+        if result["entropy"] > 1.5:  # uniform weights over a 10-17 character date: log T = 2.3-2.8 nats
+            raise AssertionError(
+                f"{kind}'s attention has mean entropy {result['entropy']:.2f} nats, close to uniform "
+                "(log T = 2.3-2.8): was the entropy computed on the model's weights?")
+    passed("both attention models learned the task, with sharp attention")
