@@ -337,3 +337,49 @@ def check_comparison(results):
                 f"{kind}'s attention has mean entropy {result['entropy']:.2f} nats, close to uniform "
                 "(log T = 2.3-2.8): was the entropy computed on the model's weights?")
     passed("both attention models learned the task, with sharp attention")
+
+
+# ---- Exercise 4.3: sentiment classification with self-attention ---------------------------
+
+def check_sentiment_model(model_class, vocab_size=50):
+    """Embedding -> self-attention -> attention pooling -> linear, masked, for any length."""
+    from .self_attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    model = _call(model_class, "SelfAttentionClassifier", vocab_size)
+    if not any(isinstance(m, (MultiHeadAttention, nn.MultiheadAttention)) for m in model.modules()):
+        raise AssertionError("the model has no self-attention layer: use MultiHeadAttention(embed, heads)")
+    model.eval()
+    ids = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])  # (B=2, T=6), 0 = <pad>
+    mask = ids != 0
+    with torch.no_grad():
+        result = _call(model, "SelfAttentionClassifier.forward", ids, mask)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise AssertionError("forward should return (logits (B, num_classes), pooling weights (B, T))")
+        logits, weights = result
+        _expect_shape(logits, (2, 2), "logits")
+        _expect_shape(weights, (2, 6), "pooling weights")
+        if not torch.allclose(weights.sum(-1), torch.ones(2), atol=1e-5):
+            raise AssertionError("the pooling weights of each sentence should sum to 1")
+        if weights[0, 4:].abs().max() > 1e-6:
+            raise AssertionError("padded positions got pooling weight: pass the mask to AttentionPooling")
+        longer_ids = torch.cat([ids, torch.zeros(2, 5, dtype=torch.long)], dim=1)  # 5 more <pad>
+        longer_logits, _ = model(longer_ids, longer_ids != 0)
+        if _max_error(longer_logits, logits) > 1e-4:
+            raise AssertionError(
+                f"adding padding changed the logits by {_max_error(longer_logits, logits):.3g}: the padding "
+                "mask is ignored somewhere (pass mask= to the self-attention and to the pooling)")
+        one, _ = model(ids[1:], mask[1:])
+        if _max_error(one, logits[1:]) > 1e-4:
+            raise AssertionError("a sentence alone and in a batch should get the same logits")
+        model(torch.randint(2, vocab_size, (3, 40)), torch.ones(3, 40, dtype=torch.bool))  # any length
+    passed("embedding -> self-attention -> pooling -> linear, padding ignored, any length")
+
+
+def check_sentiment_accuracy(test_accuracy, threshold=0.7):
+    if test_accuracy is None:
+        raise AssertionError("not implemented yet: train the model in the cells above")
+    if test_accuracy < threshold:
+        raise AssertionError(f"test accuracy {test_accuracy:.3f} is below {threshold}: train it (3 epochs) "
+                             "and check the model")
+    passed(f"test accuracy {test_accuracy:.3f} >= {threshold}")

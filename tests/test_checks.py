@@ -9,11 +9,16 @@ from attention_course import Seq2Seq, make_reversal_batch, masked_softmax
 from attention_course.checks import (
     BUCKETS,
     check_attention_entropy,
+    check_chrf,
+    check_comparison,
+    check_experiment,
     check_heads_specialise,
     check_length_findings,
     check_length_report,
     check_merge_heads,
     check_multi_head_attention,
+    check_sentiment_accuracy,
+    check_sentiment_model,
     check_split_heads,
 )
 
@@ -160,3 +165,127 @@ def test_length_findings_reject_an_untrained_model():
         check_length_findings(report)
     with pytest.raises(AssertionError, match="not implemented yet"):
         check_length_findings(None)
+
+
+# ---- Exercise 4.1 ---------------------------------------------------------------------------
+
+def chrf(hypothesis, reference, max_n=6, beta=2.0, types_only=False, average=True):
+    from collections import Counter
+    precisions, recalls = [], []
+    for n in range(1, max_n + 1):
+        hyp = Counter(hypothesis[i:i + n] for i in range(len(hypothesis) - n + 1))
+        ref = Counter(reference[i:i + n] for i in range(len(reference) - n + 1))
+        if not hyp or not ref:
+            continue
+        if types_only:
+            hyp, ref = Counter(set(hyp)), Counter(set(ref))
+        matches = sum((hyp & ref).values())
+        precisions.append(matches / sum(hyp.values()))
+        recalls.append(matches / sum(ref.values()))
+    if not precisions:
+        return 0.0
+    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda h, r: chrf(r, h), "swapped"),
+    (lambda h, r: chrf(h, r, beta=1.0), "F1"),
+    (lambda h, r: chrf(h, r, types_only=True), "off by"),
+    (lambda h, r: chrf(h, r, max_n=3), "off by"),
+])
+def test_chrf_check_rejects_wrong_scores(wrong, message):
+    check_chrf(chrf)
+    with pytest.raises(AssertionError, match=message):
+        check_chrf(wrong)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_chrf(not_implemented)
+
+
+@pytest.fixture(scope="module")
+def untrained_date_model():
+    from attention_course import CharVocab, DateSeq2Seq, split_dates
+    train, _, test = split_dates(200, 10, 50, seed=0)
+    source_vocab = CharVocab.from_texts(s for s, _ in train)
+    target_vocab = CharVocab.from_texts(t for _, t in train)
+    torch.manual_seed(0)
+    model = DateSeq2Seq(len(source_vocab), len(target_vocab)).eval()
+    return model, test, source_vocab, target_vocab
+
+
+def test_experiment_check_rejects_inconsistent_results(untrained_date_model):
+    model, test, source_vocab, target_vocab = untrained_date_model
+    good = {"exact_match": 0.0, "chrf": 0.0, "train_seconds": 1.0, "peak_mib": 1.0, "entropy": 1.0,
+            "parameters": sum(p.numel() for p in model.parameters())}
+    from attention_course.checks import _reference_chrf
+    from attention_course.dates import translate_batch
+    outputs = translate_batch(model, [s for s, _ in test], source_vocab, target_vocab)
+    good["chrf"] = sum(_reference_chrf(o, t) for o, (_, t) in zip(outputs, test, strict=True)) / len(test)
+    check_experiment(good, model, test, source_vocab, target_vocab)
+    for key, value, message in [("exact_match", 0.9, "exact_match"), ("chrf", 0.99, "chrf"),
+                                ("parameters", 1, "parameters"), ("peak_mib", 0, "positive"),
+                                ("entropy", 9.0, "entropy")]:
+        with pytest.raises(AssertionError, match=message):
+            check_experiment({**good, key: value}, model, test, source_vocab, target_vocab)
+    with pytest.raises(AssertionError, match="lacks"):
+        check_experiment({"exact_match": 0.0}, model, test, source_vocab, target_vocab)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_experiment(None, model, test, source_vocab, target_vocab)
+
+
+def test_comparison_check_rejects_an_unlearned_or_uniform_model():
+    fine = {"exact_match": 0.99, "entropy": 0.3}
+    check_comparison({"bahdanau": fine, "luong-general": fine})
+    with pytest.raises(AssertionError, match="train longer"):
+        check_comparison({"bahdanau": fine, "luong-general": {"exact_match": 0.5, "entropy": 0.3}})
+    with pytest.raises(AssertionError, match="close to uniform"):
+        check_comparison({"bahdanau": {"exact_match": 0.99, "entropy": 2.4}})
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_comparison({})
+
+
+# ---- Exercise 4.3 ---------------------------------------------------------------------------
+
+def make_classifier(self_attention=True, attention_mask=True, pool_mask=True, positions=True):
+    from torch import nn
+
+    from attention_course import AttentionPooling, MultiHeadAttention
+
+    class Classifier(nn.Module):
+        def __init__(self, vocab_size, embed_size=16, num_heads=2):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+            self.position = nn.Embedding(128, embed_size)
+            self.attention = MultiHeadAttention(embed_size, num_heads) if self_attention else None
+            self.pool = AttentionPooling(embed_size, embed_size)
+            self.out = nn.Linear(embed_size, 2)
+
+        def forward(self, ids, mask):
+            x = self.embedding(ids)
+            if positions:
+                x = x + self.position(torch.arange(ids.shape[1]))
+            if self.attention is not None:
+                x = x + self.attention(x, x, x, mask=mask if attention_mask else None)[0]
+            pooled, weights = self.pool(x, mask if pool_mask else None)
+            return self.out(pooled), weights
+    return Classifier
+
+
+def test_sentiment_model_check_accepts_the_right_model_and_rejects_wrong_ones():
+    check_sentiment_model(make_classifier())
+    with pytest.raises(AssertionError, match="no self-attention layer"):
+        check_sentiment_model(make_classifier(self_attention=False))
+    with pytest.raises(AssertionError, match="padding mask is ignored"):
+        check_sentiment_model(make_classifier(attention_mask=False))
+    with pytest.raises(AssertionError, match="padded positions got pooling weight"):
+        check_sentiment_model(make_classifier(pool_mask=False))
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_sentiment_model(not_implemented)
+
+
+def test_sentiment_accuracy_check():
+    check_sentiment_accuracy(0.75)
+    with pytest.raises(AssertionError, match="below 0.7"):
+        check_sentiment_accuracy(0.5)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_sentiment_accuracy(None)

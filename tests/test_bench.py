@@ -1,0 +1,73 @@
+"""Smoke test of `make bench`: the quick run writes a well-formed report. Nothing about speed."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ROWS = ["Bahdanau decoder step: layouts", "Luong dot / general / concat and additive",
+        "Self-attention at n =", "Date Seq2Seq to 99 % exact match", "Whole course"]
+
+
+def positive_numbers(value):
+    """Every number in a JSON value (bools and None skipped)."""
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in positive_numbers(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in positive_numbers(v)]
+    return []
+
+
+def test_quick_bench_writes_a_well_formed_report(tmp_path):
+    command = [sys.executable, str(ROOT / "tools" / "bench.py"), "--quick", "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "[layouts]" in result.stdout and "[course]" in result.stdout, "progress is printed as it goes"
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {"meta", "summary", "layouts", "scores", "attention", "dates", "course"} <= data.keys()
+    assert data["meta"]["quick"] is True and data["meta"]["device"] in ("cpu", "cuda")
+    numbers = positive_numbers({k: v for k, v in data.items() if k != "meta"})
+    assert numbers and all(math.isfinite(x) and x >= 0 for x in numbers)
+
+    layouts = {r["layout"]: r for r in data["layouts"]["rows"]}
+    assert {"course (broadcast, keys projected once)", "repeat + concat",
+            "broadcast, keys projected every step"} <= layouts.keys()
+    assert all(r["us_per_step"] > 0 and r["x_course"] > 0 for r in layouts.values())
+    assert layouts["course (broadcast, keys projected once)"]["x_course"] == 1.0
+    scores = {r["score"]: r for r in data["scores"]["rows"]}
+    assert scores.keys() == {"additive (Bahdanau)", "Luong dot", "Luong general", "Luong concat"}
+    assert scores["Luong dot"]["parameters"] == 0 and scores["Luong general"]["parameters"] == 64 * 64
+    assert all(r["us_per_step"] > 0 for r in scores.values())
+    attention = data["attention"]
+    assert attention["matmul_gflops"] > 0
+    implementations = {r["implementation"] for r in attention["rows"]}
+    assert implementations == {"teaching scaled_dot_product_attention", "F.scaled_dot_product_attention",
+                               "MultiHeadAttention", "nn.MultiheadAttention"}
+    assert {r["mode"] for r in attention["rows"]} == {"forward", "forward+backward"}
+    for r in attention["rows"]:
+        assert r["ms"] > 0 and r["floor_ms"] > 0 and r["fraction_of_floor"] > 0 and r["peak_mib"] >= 0
+    for r in data["dates"]["rows"]:
+        assert r["wall_s"] > 0 and r["train_s"] > 0 and 0 <= r["final_val_exact"] <= 1
+        assert (r["steps_to_99"] is None) == (r["train_s_to_99"] is None)
+    assert data["course"]["rows"] and all(r["seconds"] > 0 for r in data["course"]["rows"])
+    assert [s["row"] for s in data["summary"]][:2] == ROWS[:2]
+
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# `make bench`")
+    table = [line for line in report.splitlines() if line.startswith("| ")]
+    summary = table[1:1 + len(ROWS)]  # after the header row
+    assert len(summary) == len(ROWS)
+    for line, row in zip(summary, ROWS, strict=True):
+        assert line.startswith(f"| {row}"), (line, row)
+        assert line.count("|") == 5, line  # Row | Result | Goal | Met
+    for heading in ("## Bahdanau decoder step: layouts", "## Luong scores", "## Self-attention",
+                    "## Date Seq2Seq", "## Whole course"):
+        assert heading in report
