@@ -383,3 +383,65 @@ def check_sentiment_accuracy(test_accuracy, threshold=0.7):
         raise AssertionError(f"test accuracy {test_accuracy:.3f} is below {threshold}: train it (3 epochs) "
                              "and check the model")
     passed(f"test accuracy {test_accuracy:.3f} >= {threshold}")
+
+
+# ---- Exercise 4.5: attention dropout --------------------------------------------------------
+
+def check_attention_dropout(dropout_class):
+    """Inverted dropout on the attention weights, in training mode only, masks kept."""
+    from .attention import BahdanauAttention
+
+    torch.manual_seed(0)
+    inner = BahdanauAttention(8, 6, 8)
+    query, keys = torch.randn(64, 8), torch.randn(64, 20, 6)
+    mask = torch.ones(64, 20, dtype=torch.bool)
+    mask[:, 15:] = False
+    reference_context, reference = inner(query, keys, mask)
+    wrapped = _call(dropout_class, "AttentionDropout", inner, 0.5)
+    for name in ("query_size", "key_size"):
+        if getattr(wrapped, name, None) != getattr(inner, name):
+            raise AssertionError(f"AttentionDropout should copy {name} from the attention it wraps")
+    wrapped.eval()
+    context, weights = _call(wrapped, "AttentionDropout.forward", query, keys, mask)
+    if _max_error(weights, reference) > 1e-6 or _max_error(context, reference_context) > 1e-5:
+        raise AssertionError("in evaluation mode (model.eval()) the weights must be exactly those of the "
+                             "wrapped attention: dropout is for training only (training=self.training)")
+    wrapped.train()
+    context, weights = wrapped(query, keys, mask)
+    _expect_shape(weights, (64, 20), "weights")
+    if weights[:, 15:].abs().max() > 0:
+        raise AssertionError("masked positions got weight after dropout: drop the masked softmax's weights")
+    real = weights[:, :15]
+    dropped = (real == 0).float().mean().item()
+    if not 0.4 < dropped < 0.6:
+        raise AssertionError(f"with p = 0.5 about half of the weights should be zeroed in training, "
+                             f"{dropped:.0%} were: apply dropout to the weights")
+    kept = real != 0
+    if torch.allclose(weights.sum(-1), torch.ones(64), atol=1e-4):
+        raise AssertionError("the weights were renormalised after dropout; keep inverted dropout's scaling "
+                             "(divide by 1 - p) instead, so their expectation is unchanged")
+    if _max_error(real[kept], 2 * reference[:, :15][kept]) > 1e-5:
+        raise AssertionError("the weights that survive dropout should be divided by 1 - p (= doubled for "
+                             "p = 0.5), as F.dropout does, so that their expected value is unchanged")
+    if _max_error(context, (weights.unsqueeze(1) @ keys).squeeze(1)) > 1e-5:
+        raise AssertionError("the context must be the weighted sum of the keys with the dropped weights")
+    passed("inverted dropout on the weights in training only; masked positions stay at 0")
+
+
+def check_dropout_sweep(results, rates=(0.0, 0.1, 0.2, 0.3)):
+    if not results:
+        raise AssertionError("not implemented yet: write `dropout_sweep` and run it above")
+    if sorted(results) != sorted(rates):
+        raise AssertionError(f"the sweep should cover the rates {list(rates)}, got {sorted(results)}")
+    for rate, row in results.items():
+        for key in ("train_exact", "test_exact", "gap"):
+            if key not in row:
+                raise AssertionError(f"results[{rate}] lacks {key!r}")
+        if not (0 <= row["train_exact"] <= 1 and 0 <= row["test_exact"] <= 1):
+            raise AssertionError(f"results[{rate}]: exact match is a fraction between 0 and 1")
+        if abs(row["gap"] - (row["train_exact"] - row["test_exact"])) > 1e-9:
+            raise AssertionError(f"results[{rate}]['gap'] should be train_exact - test_exact")
+    if results[0.0]["train_exact"] < 0.95:
+        raise AssertionError("without dropout the model should fit its training dates (>= 0.95): "
+                             "was it trained?")
+    passed("the sweep covers every rate, with train and test exact match and their gap")

@@ -8,9 +8,11 @@ import torch
 from attention_course import Seq2Seq, make_reversal_batch, masked_softmax
 from attention_course.checks import (
     BUCKETS,
+    check_attention_dropout,
     check_attention_entropy,
     check_chrf,
     check_comparison,
+    check_dropout_sweep,
     check_experiment,
     check_heads_specialise,
     check_length_findings,
@@ -289,3 +291,64 @@ def test_sentiment_accuracy_check():
         check_sentiment_accuracy(0.5)
     with pytest.raises(AssertionError, match="not implemented yet"):
         check_sentiment_accuracy(None)
+
+
+# ---- Exercise 4.5 ---------------------------------------------------------------------------
+
+def make_dropout(train_only=True, rescale=True, renormalise=False):
+    import torch.nn.functional as F
+
+    from attention_course.attention import AttentionBase
+
+    class Dropout(AttentionBase):
+        def __init__(self, attention, p):
+            super().__init__()
+            self.attention, self.p = attention, p
+            self.query_size, self.key_size = attention.query_size, attention.key_size
+
+        def project_keys(self, keys):
+            return self.attention.project_keys(keys)
+
+        def score(self, query, projected_keys):
+            return self.attention.score(query, projected_keys)
+
+        def forward(self, query, keys, mask=None, projected_keys=None):
+            single = query.dim() == 2
+            queries = query.unsqueeze(1) if single else query
+            projected = self.project_keys(keys) if projected_keys is None else projected_keys
+            mask_ = None if mask is None else mask.unsqueeze(1)
+            weights = masked_softmax(self.score(queries, projected), mask_)
+            weights = F.dropout(weights, self.p, training=self.training or not train_only)
+            if not rescale and self.training:
+                weights = weights * (1 - self.p)
+            if renormalise:
+                weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-9)
+            context = weights @ keys
+            return (context.squeeze(1), weights.squeeze(1)) if single else (context, weights)
+    return Dropout
+
+
+def test_attention_dropout_check_accepts_inverted_dropout_and_rejects_wrong_ones():
+    check_attention_dropout(make_dropout())
+    with pytest.raises(AssertionError, match="evaluation mode"):
+        check_attention_dropout(make_dropout(train_only=False))
+    with pytest.raises(AssertionError, match="divided by 1 - p"):
+        check_attention_dropout(make_dropout(rescale=False))
+    with pytest.raises(AssertionError, match="renormalised"):
+        check_attention_dropout(make_dropout(renormalise=True))
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_attention_dropout(not_implemented)
+
+
+def test_dropout_sweep_check():
+    row = {"train_exact": 1.0, "test_exact": 0.9, "gap": 0.1}
+    good = {p: dict(row) for p in (0.0, 0.1, 0.2, 0.3)}
+    check_dropout_sweep(good)
+    with pytest.raises(AssertionError, match="cover the rates"):
+        check_dropout_sweep({0.0: row})
+    with pytest.raises(AssertionError, match="train_exact - test_exact"):
+        check_dropout_sweep({**good, 0.1: {**row, "gap": 0.9 - 1.0}})
+    with pytest.raises(AssertionError, match="was it trained"):
+        check_dropout_sweep({**good, 0.0: {"train_exact": 0.2, "test_exact": 0.1, "gap": 0.1}})
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_dropout_sweep(None)
