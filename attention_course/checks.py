@@ -445,3 +445,87 @@ def check_dropout_sweep(results, rates=(0.0, 0.1, 0.2, 0.3)):
         raise AssertionError("without dropout the model should fit its training dates (>= 0.95): "
                              "was it trained?")
     passed("the sweep covers every rate, with train and test exact match and their gap")
+
+
+# ---- Exercise 4.2: an attention visualisation tool ------------------------------------------
+
+def check_collect_attention(collect_attention, model):
+    """collect_attention(model, text) -> (tokens, [per layer (h, T, T)]); ValueError for bad input."""
+    model.eval()
+    result = _call(collect_attention, "collect_attention", model, "31415")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise AssertionError("collect_attention should return (tokens, list of per-layer weights)")
+    tokens, layers = result
+    if list(tokens) != list("31415"):
+        raise AssertionError(f"tokens for '31415' should be ['3', '1', '4', '1', '5'], got {tokens}")
+    ids = torch.tensor([[3, 1, 4, 1, 5]])
+    with torch.no_grad():
+        *_, reference = model(ids)
+    if len(layers) != len(reference):
+        raise AssertionError(f"expected one weight tensor per layer ({len(reference)}), got {len(layers)}")
+    for index, (got, expected) in enumerate(zip(layers, reference, strict=True)):
+        _expect_shape(got, expected.shape[1:], f"weights of layer {index + 1}")
+        if _max_error(got, expected[0]) > 1e-6:
+            raise AssertionError(f"the weights of layer {index + 1} differ from the model's: run it in "
+                                 "eval mode on the ids of the text and take the weights it returns")
+    for bad in ["31a15", "", "1" * 40]:
+        try:
+            collect_attention(model, bad)
+        except ValueError as error:
+            if bad == "31a15" and "a" not in str(error):
+                raise AssertionError(f"the error for '31a15' should name the bad character 'a': {error}") \
+                    from None
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise AssertionError(f"collect_attention(model, {bad!r}) should raise ValueError, "
+                                 f"not {type(error).__name__}: {error}") from None
+        raise AssertionError(f"collect_attention(model, {bad!r}) should raise a ValueError saying why")
+    passed("collect_attention returns the tokens and every layer's (h, T, T) weights, and rejects bad input")
+
+
+def check_head_statistics(head_statistics):
+    """(h, T, T) weights -> {"entropy": (h,), "concentration": (h,)}, means over the query rows."""
+    uniform = torch.full((2, 4, 4), 0.25)
+    one_hot = torch.eye(4).expand(2, 4, 4)
+    stats = _call(head_statistics, "head_statistics", uniform)
+    if not isinstance(stats, dict) or set(stats) != {"entropy", "concentration"}:
+        raise AssertionError("head_statistics should return {'entropy': ..., 'concentration': ...}")
+    _expect_shape(stats["entropy"], (2,), "entropy (one value per head)")
+    _expect_shape(stats["concentration"], (2,), "concentration (one value per head)")
+    if not torch.allclose(stats["entropy"], torch.full((2,), math.log(4)), atol=1e-4):
+        raise AssertionError(f"uniform weights over 4 keys should have entropy log 4 = {math.log(4):.4f}, "
+                             f"got {stats['entropy'].tolist()}")
+    if not torch.allclose(stats["concentration"], torch.full((2,), 0.25), atol=1e-4):
+        raise AssertionError("the concentration of uniform weights over 4 keys is their largest weight, 0.25")
+    sharp = head_statistics(one_hot)
+    if torch.isnan(sharp["entropy"]).any() or not torch.allclose(sharp["entropy"], torch.zeros(2), atol=1e-4):
+        raise AssertionError("one-hot rows should have entropy 0 (and never NaN: 0 log 0 = 0)")
+    if not torch.allclose(sharp["concentration"], torch.ones(2)):
+        raise AssertionError("one-hot rows should have concentration 1")
+    mixed = torch.stack([torch.eye(4), torch.full((4, 4), 0.25)])  # head 1 sharp, head 2 uniform
+    per_head = head_statistics(mixed)
+    if not (per_head["entropy"][0] < 1e-4 and abs(per_head["entropy"][1] - math.log(4)) < 1e-4):
+        raise AssertionError("statistics must be per head: average over the query rows (dim -2) only")
+    passed("head_statistics gives each head's mean entropy and mean largest weight")
+
+
+def check_show_attention(show_attention, model):
+    """A figure with one panel per (layer, head), titled "Layer l, Head h"."""
+    import matplotlib.pyplot as plt
+
+    figure = _call(show_attention, "show_attention", model, "2718281")
+    if not hasattr(figure, "axes"):
+        raise AssertionError("show_attention should return the matplotlib Figure it drew")
+    layers, heads = len(model.layers), model.layers[0].attention.num_heads
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    titles = [ax.get_title() for ax in panels]
+    plt.close(figure)
+    if len(panels) != layers * heads:
+        raise AssertionError(f"expected {layers * heads} titled panels (layers x heads), got {len(panels)}")
+    for layer in range(1, layers + 1):
+        for head in range(1, heads + 1):
+            if not any(t.startswith(f"Layer {layer}, Head {head}") for t in titles):
+                raise AssertionError(f"no panel titled 'Layer {layer}, Head {head}'; titles: {titles}")
+    passed("one panel per layer and head, titled 'Layer l, Head h'")

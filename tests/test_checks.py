@@ -2,6 +2,10 @@
 
 import math
 
+import matplotlib
+
+matplotlib.use("Agg")
+
 import pytest
 import torch
 
@@ -11,9 +15,11 @@ from attention_course.checks import (
     check_attention_dropout,
     check_attention_entropy,
     check_chrf,
+    check_collect_attention,
     check_comparison,
     check_dropout_sweep,
     check_experiment,
+    check_head_statistics,
     check_heads_specialise,
     check_length_findings,
     check_length_report,
@@ -21,6 +27,7 @@ from attention_course.checks import (
     check_multi_head_attention,
     check_sentiment_accuracy,
     check_sentiment_model,
+    check_show_attention,
     check_split_heads,
 )
 
@@ -352,3 +359,84 @@ def test_dropout_sweep_check():
         check_dropout_sweep({**good, 0.0: {"train_exact": 0.2, "test_exact": 0.1, "gap": 0.1}})
     with pytest.raises(AssertionError, match="not implemented yet"):
         check_dropout_sweep(None)
+
+
+# ---- Exercise 4.2 ---------------------------------------------------------------------------
+
+class TinyReader(torch.nn.Module):
+    """The interface of exercise 4.2's model: .layers[i].attention, forward -> (..., [weights])."""
+
+    def __init__(self):
+        super().__init__()
+        from attention_course import MultiHeadAttention
+        torch.manual_seed(0)
+        self.embedding = torch.nn.Embedding(10, 8)
+        self.layers = torch.nn.ModuleList(torch.nn.Module() for _ in range(2))
+        for layer in self.layers:
+            layer.attention = MultiHeadAttention(8, 2)
+
+    def forward(self, digits):
+        x, weights = self.embedding(digits), []
+        for layer in self.layers:
+            out, w = layer.attention(x, x, x)
+            x = x + out
+            weights.append(w)
+        return x, weights
+
+
+def collect(model, text, validate=True, layer_index=None):
+    if validate:
+        bad = sorted(set(c for c in text if not c.isdigit()))
+        if bad or not 1 <= len(text) <= 16:
+            raise ValueError(f"digits only, 1 to 16 of them: {bad}")
+    model.eval()
+    with torch.no_grad():
+        *_, weights = model(torch.tensor([[int(c) for c in text]]))
+    layers = [w[0] for w in weights]
+    return list(text), layers if layer_index is None else [layers[layer_index]] * len(layers)
+
+
+def stats(weights, dim=-1):
+    return {"entropy": (-torch.xlogy(weights, weights).sum(-1)).mean(dim),
+            "concentration": weights.max(-1).values.mean(dim)}
+
+
+def test_collect_attention_check():
+    model = TinyReader()
+    check_collect_attention(collect, model)
+    with pytest.raises(AssertionError, match="differ from the model's"):
+        check_collect_attention(lambda m, t: collect(m, t, layer_index=0), model)
+    with pytest.raises(AssertionError, match="should raise"):
+        check_collect_attention(lambda m, t: collect(m, t, validate=False) if t.isdigit() else (list(t), []),
+                                model)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check_collect_attention(not_implemented, model)
+
+
+def test_head_statistics_check():
+    check_head_statistics(stats)
+    with pytest.raises(AssertionError, match="per head"):
+        check_head_statistics(lambda w: {k: v.mean().expand(2) for k, v in stats(w).items()})
+    with pytest.raises(AssertionError, match="NaN"):
+        check_head_statistics(lambda w: {"entropy": -(w * w.log()).sum(-1).mean(-1),
+                                         "concentration": w.max(-1).values.mean(-1)})
+
+
+def test_show_attention_check():
+    import matplotlib.pyplot as plt
+
+    from attention_course import plot_attention
+
+    def show(model, text, title="Layer {l}, Head {h}"):
+        tokens, layers = collect(model, text)
+        fig, axes = plt.subplots(len(layers), 2, squeeze=False)
+        for l, weights in enumerate(layers):  # noqa: E741
+            for h in range(2):
+                plot_attention(weights[h], tokens, tokens, ax=axes[l, h], colorbar=False,
+                               title=title.format(l=l + 1, h=h + 1))
+        return fig
+
+    model = TinyReader()
+    check_show_attention(show, model)
+    with pytest.raises(AssertionError, match="no panel titled 'Layer 1, Head 1'"):
+        check_show_attention(lambda m, t: show(m, t, title="L{l} H{h}"), model)
