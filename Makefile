@@ -18,7 +18,7 @@ EXERCISES := $(sort $(wildcard exercises/*.ipynb))
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help setup lab book test lint export export-check exercises exercises-check pytest nbval \
-	browser execute checkpoints linkcheck clean
+	browser execute checkpoints linkcheck bench bench-quick clean
 
 help:
 	@echo "make lab      set up (first time: a few minutes), then open the course in JupyterLab"
@@ -28,6 +28,7 @@ help:
 	@echo "make export   write the notebooks' '#| export' cells into the attention_course package"
 	@echo "make exercises  generate exercises/ from solutions/ (nbgrader)"
 	@echo "make checkpoints  retrain the model shipped inside the package (deterministic on CPU)"
+	@echo "make bench    measure the course against the references (<= 10 min): bench/report.md"
 
 setup: $(STAMP)
 
@@ -100,6 +101,14 @@ execute: setup
 # External links need a network, so this is not part of `make test`.
 linkcheck: setup
 	$(BIN)/jupyter-book build . --builder linkcheck
+
+# A benchmark, not a test: ratios of candidates timed side by side, written to bench/report.md and
+# bench/results.json. bench-quick (<= 2 min) is what tests/test_bench.py smoke-tests in `make test`.
+bench: setup
+	$(BIN)/python tools/bench.py
+
+bench-quick: setup
+	$(BIN)/python tools/bench.py --quick
 
 clean:
 	rm -rf _build .pytest_cache

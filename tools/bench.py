@@ -29,6 +29,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -291,10 +292,11 @@ def execute_notebook(path, allow_errors):
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(stderr=subprocess.DEVNULL)  # start-up warnings; cell errors still come back
         ok = True
     except Exception as error:  # noqa: BLE001 - a failing notebook is reported, not fatal
-        ok, notebook.metadata["bench_error"] = False, f"{type(error).__name__}: {str(error)[-300:]}"
+        lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line.strip()]
+        ok, notebook.metadata["bench_error"] = False, (lines or [type(error).__name__])[-1][:200]
     seconds = time.perf_counter() - start
     errors = sum(1 for c in notebook.cells if c.cell_type == "code"
                  for o in c.get("outputs", []) if o.get("output_type") == "error")
@@ -309,7 +311,8 @@ def build_book():
         result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--all", "-W", "-n", "--keep-going",
                                  "--path-output", out], capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
-    return seconds, result.returncode == 0, result.stdout[-500:] + result.stderr[-500:]
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return seconds, result.returncode == 0, (lines or ["no output"])[-1][:200]
 
 
 def bench_course(notebooks, book, progress=say):
@@ -469,7 +472,8 @@ def render_report(results, meta):
                   "outputs not saved; exercises with allow_errors, their check cells raise by design); the "
                   "book built with the flags of `make book` into a temporary directory.", "",
                   "| Item | seconds | ok |", "|---|---:|---|"]
-        lines += [f"| {x['item']} | {x['seconds']:.1f} | {'yes' if x['ok'] else '**no**'} |"
+        lines += [f"| {x['item']} | {x['seconds']:.1f} | "
+                  f"{'yes' if x['ok'] else '**no**: ' + x.get('error', '').replace('|', '/')} |"
                   for x in r["rows"]]
         lines += [f"| **all notebooks** | **{r['notebook_total_s']:.1f}** | |",
                   f"| **total** | **{r['total_s']:.1f}** | |"]
