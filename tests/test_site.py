@@ -7,6 +7,7 @@ saved under _build/screenshots/ to be looked at.
 
 import functools
 import http.server
+import json
 import re
 import threading
 from pathlib import Path
@@ -179,3 +180,55 @@ def test_solution_dropdown_opens_from_the_keyboard(browser, server, name):
         page.locator(".solution pre").first.wait_for(state="visible", timeout=5000)
     finally:
         page.close()
+
+
+NOTEBOOK_PAGES = [p for p in PAGES
+                  if p.startswith(("notebooks/", "solutions/")) and not p.endswith("summary.html")]
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_figures_have_alt_text_and_launch_links(browser, server, name):
+    page, _, _ = open_page(browser, server, name)
+    try:
+        missing = page.evaluate("""() => Array.from(document.querySelectorAll('main img'))
+            .filter(img => !(img.alt || '').trim()).map(img => img.src)""")
+        assert not missing, f"images without alt text on {name}: {missing}"
+        stem = name.rsplit("/", 1)[-1][:-5]
+        links = page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        assert any("colab.research.google.com" in link and f"{stem}.ipynb" in link for link in links), \
+            f"{name} has no Colab launch link"
+        assert any("mybinder.org" in link and f"{stem}.ipynb" in link for link in links), \
+            f"{name} has no Binder launch link"
+    finally:
+        page.close()
+
+
+def test_plotly_figure_renders_offline(browser, server):
+    page, errors, external = open_page(browser, server, "notebooks/ch4_4_visualizing_attention.html")
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20000)
+        assert page.evaluate("typeof window.Plotly") == "object", "plotly.js did not load from the page"
+        assert not errors and not external
+    finally:
+        page.close()
+
+
+def test_page_weight_of_the_largest_page(browser, server):
+    """Record what the heaviest page costs a reader to load (bytes over the wire)."""
+    weights = {}
+    for name in PAGES:
+        page = browser.new_page()
+        sizes = []
+        page.on("response", lambda response, sizes=sizes: sizes.append(len(response.body()))
+                if response.ok and response.request.method == "GET" else None)
+        page.goto(urljoin(server, name), wait_until="load")
+        page.wait_for_load_state("networkidle")
+        weights[name] = sum(sizes)
+        page.close()
+    heaviest = max(weights, key=weights.get)
+    report = {"largest_page": heaviest, "bytes": weights[heaviest],
+              "mib": round(weights[heaviest] / 2**20, 2),
+              "median_page_mib": round(sorted(weights.values())[len(weights) // 2] / 2**20, 2)}
+    (ROOT / "_build" / "page_weight.json").write_text(json.dumps(report, indent=2))
+    print(f"\nlargest page: {heaviest}, {report['mib']} MiB (median page {report['median_page_mib']} MiB)")
+    assert weights[heaviest] < 30 * 2**20, f"{heaviest} weighs {report['mib']} MiB"
