@@ -182,16 +182,13 @@ def check_attention_entropy(attention_entropy):
     passed("attention_entropy: log T for uniform weights, 0 for one-hot, no NaN for zero weights")
 
 
-def _reference_entropy(weights):
-    return -torch.xlogy(weights, weights).sum(-1)
-
-
 BUCKETS = {"short": (5, 10), "medium": (20, 30), "long": (50, 100)}
 
 
 def check_length_report(length_report, model):
     """length_report(model, buckets, n) -> {bucket: {"accuracy", "entropy", "normalised_entropy"}}."""
     from .bottleneck import make_reversal_batch
+    from .interpret import attention_entropy
 
     buckets = {"tiny": (3, 5), "small": (6, 6)}
     report = _call(length_report, "length_report", model, buckets, n=20)
@@ -206,7 +203,7 @@ def check_length_report(length_report, model):
             source, target = make_reversal_batch(20, T, torch.Generator().manual_seed(T))
             tokens, weights = model.generate(source, T)
             accuracy.append((tokens == target).float().mean().item())
-            row = _reference_entropy(weights).mean().item()
+            row = attention_entropy(weights).mean().item()
             entropy.append(row)
             normalised.append(row / math.log(T))
         expected = {"accuracy": sum(accuracy) / len(accuracy), "entropy": sum(entropy) / len(entropy),
