@@ -15,7 +15,9 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/*.ipynb))
 EXERCISES := $(sort $(wildcard exercises/*.ipynb))
-NBVAL := $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Stored outputs are made and compared on the CPU, without progress bars, so they match on any machine.
+STORED_RUN := ATTENTION_COURSE_DEVICE=cpu ATTENTION_COURSE_PROGRESS=0
+NBVAL := $(STORED_RUN) $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help setup lab book test lint export export-check exercises exercises-check pytest nbval \
 	browser execute checkpoints linkcheck bench bench-quick clean
@@ -93,7 +95,7 @@ test: lint export-check exercises-check pytest nbval book browser
 
 # Kernels start in each notebook's folder; timings are not recorded (they would churn the diff).
 execute: setup
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	$(STORED_RUN) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False \
 	  $(NOTEBOOKS) $(SOLUTIONS)
 	$(BIN)/python tools/make_exercises.py

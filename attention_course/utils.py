@@ -62,3 +62,23 @@ def set_seed(seed: int = 0) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+PROGRESS_ENV = "ATTENTION_COURSE_PROGRESS"
+
+
+def progress_bar(iterable, **kwargs):
+    """Wrap ``iterable`` in a progress bar that is live in JupyterLab and absent when stored.
+
+    In a running notebook (JupyterLab, Colab) the bar is tqdm's widget; in a terminal it is
+    tqdm's text bar. When the environment variable ``ATTENTION_COURSE_PROGRESS`` is ``0`` (set
+    by ``make execute``, ``make test`` and ``make gpu-check``, which store or compare outputs)
+    no bar is drawn, so saved notebooks carry no progress output. Keyword arguments go to tqdm
+    (``desc``, ``leave``, ``disable`` ...).
+    """
+    from tqdm.auto import tqdm
+
+    if os.environ.get(PROGRESS_ENV, "").strip() == "0":
+        kwargs["disable"] = True
+    kwargs.setdefault("mininterval", 1.0)
+    return tqdm(iterable, **kwargs)
