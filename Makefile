@@ -20,7 +20,7 @@ STORED_RUN := ATTENTION_COURSE_DEVICE=cpu ATTENTION_COURSE_PROGRESS=0
 NBVAL := $(STORED_RUN) $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help setup lab book test lint export export-check exercises exercises-check pytest nbval \
-	browser execute checkpoints linkcheck bench bench-quick clean
+	browser execute checkpoints linkcheck bench bench-quick gpu-check clean
 
 help:
 	@echo "make lab      set up (first time: a few minutes), then open the course in JupyterLab"
@@ -31,6 +31,7 @@ help:
 	@echo "make exercises  generate exercises/ from solutions/ (nbgrader)"
 	@echo "make checkpoints  retrain the model shipped inside the package (deterministic on CPU)"
 	@echo "make bench    measure the course against the references (<= 10 min): bench/report.md"
+	@echo "make gpu-check  run every notebook on this machine's GPU: bench/gpu-report.md"
 
 setup: $(STAMP)
 
@@ -111,6 +112,13 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python tools/bench.py --quick
+
+# Every chapter and solution on this machine's GPU (outputs not compared, asserts must hold):
+# bench/gpu-report.md. Needs no `make setup`: `make gpu-check PYTHON=python3` uses any Python
+# with torch, nbclient, nbformat and ipykernel (tools/gpu_check.py says what is missing).
+GPU_PYTHON := $(if $(filter command line,$(origin PYTHON)),$(PYTHON),$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)))
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,19 +1,13 @@
 """Every measured number in the prose is printed by its notebook, cited or allowed."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location(
-    "provenance", ROOT / "tools" / "provenance.py"
-)
-provenance = importlib.util.module_from_spec(spec)
-sys.modules["provenance"] = provenance  # dataclasses look their module up there
-spec.loader.exec_module(provenance)
+provenance = load_tool("provenance")
 
 
 @pytest.mark.parametrize(
