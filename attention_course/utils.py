@@ -26,14 +26,20 @@ def get_device() -> torch.device:
     if forced:
         if forced not in ALLOWED_DEVICES:
             raise ValueError(
-                f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r} is not a device this course knows; "
-                f"use one of {', '.join(ALLOWED_DEVICES)} (or unset it to choose automatically)."
+                f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r} is not a device this course "
+                f"knows; use one of {', '.join(ALLOWED_DEVICES)} (or unset it to "
+                "choose automatically)."
             )
-        available = {"cuda": torch.cuda.is_available(), "mps": _mps_available(), "cpu": True}
+        available = {
+            "cuda": torch.cuda.is_available(),
+            "mps": _mps_available(),
+            "cpu": True,
+        }
         if not available[forced]:
             raise RuntimeError(
-                f"{DEVICE_ENV}={forced} asks for the {forced.upper()} device, but PyTorch "
-                f"reports it is not available on this machine; unset {DEVICE_ENV} or set it to cpu."
+                f"{DEVICE_ENV}={forced} asks for the {forced.upper()} device, but "
+                "PyTorch reports it is not available on this machine; unset "
+                f"{DEVICE_ENV} or set it to cpu."
             )
         return torch.device(forced)
     if torch.cuda.is_available():
@@ -56,7 +62,9 @@ def describe_device(device: torch.device) -> str:
 def set_seed(seed: int = 0) -> None:
     """Seed Python's random, NumPy and torch (and every CUDA device when present)."""
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"set_seed expects an int seed, got {type(seed).__name__}: {seed!r}")
+        raise TypeError(
+            f"set_seed expects an int seed, got {type(seed).__name__}: {seed!r}"
+        )
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -68,13 +76,13 @@ PROGRESS_ENV = "ATTENTION_COURSE_PROGRESS"
 
 
 def progress_bar(iterable, **kwargs):
-    """Wrap ``iterable`` in a progress bar that is live in JupyterLab and absent when stored.
+    """Wrap ``iterable`` in a progress bar: live in JupyterLab, absent when stored.
 
-    In a running notebook (JupyterLab, Colab) the bar is tqdm's widget; in a terminal it is
-    tqdm's text bar. When the environment variable ``ATTENTION_COURSE_PROGRESS`` is ``0`` (set
-    by ``make execute``, ``make test`` and ``make gpu-check``, which store or compare outputs)
-    no bar is drawn, so saved notebooks carry no progress output. Keyword arguments go to tqdm
-    (``desc``, ``leave``, ``disable`` ...).
+    In a running notebook (JupyterLab, Colab) the bar is tqdm's widget; in a terminal it
+    is tqdm's text bar. When the environment variable ``ATTENTION_COURSE_PROGRESS`` is
+    ``0`` (set by ``make execute``, ``make test`` and ``make gpu-check``, which store or
+    compare outputs) no bar is drawn, so saved notebooks carry no progress output.
+    Keyword arguments go to tqdm (``desc``, ``leave``, ``disable`` ...).
     """
     from tqdm.auto import tqdm
 
