@@ -1,5 +1,6 @@
-"""Measuring helpers that teach nothing: wall-clock time and peak tensor memory of a call."""
+"""Measuring helpers that teach nothing: wall-clock time and peak tensor memory."""
 
+import math
 import os
 import time
 
@@ -8,8 +9,12 @@ from torch.profiler import ProfilerActivity, profile
 
 
 def _synchronize(device):
-    if torch.device(device).type == "cuda":
+    """Wait for the work queued on a GPU (it runs asynchronously)."""
+    device = torch.device(device)
+    if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def best_seconds(fn, device="cpu", repeat=5):
@@ -28,8 +33,9 @@ def best_seconds(fn, device="cpu", repeat=5):
 def peak_memory_mib(fn, device="cpu"):
     """Largest total size of the tensors that fn() holds at once, in MiB.
 
-    On a GPU: the CUDA allocator's peak. On a CPU: the running total of the tensor allocations
-    and frees that torch's profiler records, at its highest point.
+    On an NVIDIA GPU: the CUDA allocator's peak. On a CPU: the running total of the
+    tensor allocations and frees that torch's profiler records, at its highest point.
+    On an Apple GPU (MPS) PyTorch keeps no peak: NaN.
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -39,8 +45,12 @@ def peak_memory_mib(fn, device="cpu"):
         fn()
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    if device.type != "cpu":
+        fn()
+        return math.nan
     saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)  # the profiler logs "profiler_start/stop" straight to stderr: silence it
+    # the profiler logs "profiler_start/stop" straight to stderr: silence it
+    os.dup2(devnull, 2)
     try:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             fn()
@@ -49,7 +59,8 @@ def peak_memory_mib(fn, device="cpu"):
         os.close(saved_stderr)
         os.close(devnull)
     changes = sorted(
-        (e.time_range.start, e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage)
+        (e.time_range.start,
+         e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage)
         for e in prof.events()
     )
     running = peak = 0

@@ -1,5 +1,6 @@
-"""get_device, set_seed and use_course_style: the helpers every notebook's setup cell calls."""
+"""The helpers that teach nothing: device, seed, plot style, progress bars, measuring."""
 
+import math
 import random
 
 import matplotlib
@@ -9,7 +10,8 @@ import torch
 
 import attention_course
 from attention_course import get_device, set_seed, use_course_style
-from attention_course.utils import DEVICE_ENV, describe_device
+from attention_course.measure import best_seconds, peak_memory_mib
+from attention_course.utils import DEVICE_ENV, PROGRESS_ENV, describe_device, progress_bar
 
 
 @pytest.fixture
@@ -101,3 +103,56 @@ def test_set_seed_rejects_a_non_integer():
 def test_course_style_sets_the_colour_blind_safe_colormap():
     use_course_style()
     assert matplotlib.rcParams["image.cmap"] == "cividis"
+
+
+# ----------------------------------------------------------------- progress_bar
+
+
+def test_progress_bar_is_silent_when_outputs_are_stored(monkeypatch, capsys):
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    bar = progress_bar(range(5), desc="epoch 1/1", disable=False)
+    assert bar.disable  # ATTENTION_COURSE_PROGRESS=0 wins over disable=False
+    assert list(bar) == [0, 1, 2, 3, 4]
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_progress_bar_draws_otherwise(monkeypatch, capsys):
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    bar = progress_bar(range(3), desc="epoch 1/1")
+    assert not bar.disable and bar.desc.startswith("epoch 1/1")
+    assert list(bar) == [0, 1, 2]
+    assert "epoch 1/1" in capsys.readouterr().err  # a text bar outside a notebook
+
+
+def test_progress_bar_respects_an_explicit_disable(monkeypatch, capsys):
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    assert list(progress_bar([1, 2], disable=True)) == [1, 2]
+    assert capsys.readouterr().err == ""
+
+
+# ----------------------------------------------------------------- measure
+
+
+def test_best_seconds_warms_up_then_keeps_the_best():
+    calls = []
+    seconds = best_seconds(lambda: calls.append(1), repeat=4)
+    assert len(calls) == 5  # one warm-up call, then 4 timed ones
+    assert 0 <= seconds < 1
+
+
+def test_peak_memory_counts_what_a_call_holds_at_once():
+    def two_matrices():
+        a = torch.ones(1024, 256)  # 1 MiB of float32
+        b = torch.ones(1024, 256)  # another MiB, while a is alive
+        return a + b  # and a third for the result
+
+    one = peak_memory_mib(lambda: torch.ones(1024, 256))
+    assert one == pytest.approx(1.0, abs=0.01)
+    assert peak_memory_mib(two_matrices) == pytest.approx(3.0, abs=0.01)
+
+
+def test_peak_memory_is_nan_where_pytorch_keeps_no_peak():
+    calls = []
+    assert math.isnan(peak_memory_mib(lambda: calls.append(1), device="mps"))
+    assert calls == [1]  # the call still ran
