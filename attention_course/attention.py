@@ -14,8 +14,8 @@ def masked_softmax(scores, mask=None, dim=-1):
     """Softmax over `dim` that gives weight 0 wherever `mask` is False.
 
     scores: a float tensor such as (B, T_q, T_k). mask: a bool tensor that broadcasts to
-    scores, True = this position may be attended. A row with no True position gets all-zero
-    weights, never NaN, and its gradients are finite.
+    scores, True = this position may be attended. A row with no True position gets
+    all-zero weights, never NaN, and its gradients are finite.
     """
     if mask is None:
         return torch.softmax(scores, dim=dim)
@@ -26,18 +26,22 @@ def masked_softmax(scores, mask=None, dim=-1):
         )
     if not _broadcasts_to(mask.shape, scores.shape):
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape {tuple(scores.shape)}"
+            f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape "
+            f"{tuple(scores.shape)}"
         )
-    lowest = torch.finfo(scores.dtype).min  # most negative finite number of the dtype: no overflow
+    # the most negative finite number of the dtype: no overflow, no -inf
+    lowest = torch.finfo(scores.dtype).min
     weights = torch.softmax(torch.where(mask, scores, lowest), dim=dim)
-    return torch.where(mask, weights, 0.0)  # a fully masked row was uniform: now all zeros
+    # a fully masked row was uniform: now all zeros
+    return torch.where(mask, weights, 0.0)
 
 
 def _broadcasts_to(shape, target):
     """True when a tensor of `shape` broadcasts to `target` without enlarging it."""
     if len(shape) > len(target):
         return False
-    return all(m in (1, t) for m, t in zip(reversed(shape), reversed(target), strict=False))
+    pairs = zip(reversed(shape), reversed(target), strict=False)
+    return all(m in (1, t) for m, t in pairs)
 
 
 def _check_sizes(**sizes):
@@ -48,40 +52,47 @@ def _check_sizes(**sizes):
 
 
 def _check_inputs(query, keys, mask, query_size, key_size):
-    """Name the expected and the received shapes before torch fails deep inside a matmul."""
+    """Name the expected and the received shapes before torch fails deep in a matmul."""
     if query.dim() not in (2, 3) or query.shape[-1] != query_size:
         raise ValueError(
-            f"query must have shape (B, {query_size}) or (B, T_q, {query_size}), got {tuple(query.shape)}"
+            f"query must have shape (B, {query_size}) or (B, T_q, {query_size}), "
+            f"got {tuple(query.shape)}"
         )
     if keys.dim() != 3 or keys.shape[-1] != key_size:
-        raise ValueError(f"keys must have shape (B, T, {key_size}), got {tuple(keys.shape)}")
+        raise ValueError(
+            f"keys must have shape (B, T, {key_size}), got {tuple(keys.shape)}"
+        )
     if keys.shape[0] != query.shape[0]:
         raise ValueError(
-            f"query and keys have different batch sizes: query {tuple(query.shape)}, keys {tuple(keys.shape)}"
+            f"query and keys have different batch sizes: query {tuple(query.shape)}, "
+            f"keys {tuple(keys.shape)}"
         )
     if mask is not None and mask.shape != keys.shape[:2]:
         raise ValueError(
-            f"mask must have shape (B, T) = {tuple(keys.shape[:2])} like keys {tuple(keys.shape)}, "
-            f"got {tuple(mask.shape)}"
+            f"mask must have shape (B, T) = {tuple(keys.shape[:2])} like keys "
+            f"{tuple(keys.shape)}, got {tuple(mask.shape)}"
         )
     if mask is not None and mask.dtype != torch.bool:
-        raise ValueError(f"mask must be boolean (True = may be attended), got {mask.dtype} of shape "
-                         f"{tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must be boolean (True = may be attended), got {mask.dtype} of shape "
+            f"{tuple(mask.shape)}"
+        )
 
 
 class AttentionBase(nn.Module):
-    """Shared forward of every score function: scores -> masked softmax -> weighted sum."""
+    """The shared forward of every score: scores -> masked softmax -> weighted sum."""
 
     def project_keys(self, keys):
-        """Work on the keys that does not depend on the query: do it once per source sequence."""
+        """The work on the keys that does not depend on the query: once per source."""
         return keys
 
     def score(self, query, projected_keys):
-        """query (B, T_q, query_size), projected keys (B, T, ...) -> scores (B, T_q, T)."""
+        """query (B, T_q, query_size), projected keys (B, T, ...) -> (B, T_q, T)."""
         raise NotImplementedError
 
     def forward(self, query, keys, mask=None, projected_keys=None):
-        """query (B, query_size) or (B, T_q, query_size); keys (B, T, key_size); mask (B, T) bool.
+        """query (B, query_size) or (B, T_q, query_size); keys (B, T, key_size);
+        mask (B, T) bool.
 
         Returns context (B, [T_q,] key_size) and weights (B, [T_q,] T). Pass
         `projected_keys=self.project_keys(keys)` when calling once per decoder step.
@@ -90,12 +101,16 @@ class AttentionBase(nn.Module):
         if projected_keys is None:
             projected_keys = self.project_keys(keys)  # (B, T, ...)
         elif projected_keys.shape[:2] != keys.shape[:2]:
-            raise ValueError(f"projected_keys must have shape (B, T, ...) = {tuple(keys.shape[:2])} + (...) "
-                             f"like keys {tuple(keys.shape)}, got {tuple(projected_keys.shape)}")
+            raise ValueError(
+                f"projected_keys must have shape (B, T, ...) = {tuple(keys.shape[:2])} "
+                f"+ (...) like keys {tuple(keys.shape)}, "
+                f"got {tuple(projected_keys.shape)}"
+            )
         single_step = query.dim() == 2
         queries = query.unsqueeze(1) if single_step else query  # (B, T_q, query_size)
         scores = self.score(queries, projected_keys)  # (B, T_q, T)
-        weights = masked_softmax(scores, None if mask is None else mask.unsqueeze(1))  # (B, T_q, T)
+        row_mask = None if mask is None else mask.unsqueeze(1)  # (B, 1, T)
+        weights = masked_softmax(scores, row_mask)  # (B, T_q, T)
         context = weights @ keys  # (B, T_q, key_size): c = sum_i alpha_i h_i
         if single_step:
             return context.squeeze(1), weights.squeeze(1)  # (B, key_size), (B, T)
@@ -103,12 +118,13 @@ class AttentionBase(nn.Module):
 
 
 class BahdanauAttention(AttentionBase):
-    """Additive attention: score(q, k) = v^T tanh(W_q q + W_k k) (Bahdanau et al., 2015)."""
+    """Additive attention (Bahdanau et al., 2015): v^T tanh(W_q q + W_k k)."""
 
     def __init__(self, query_size, key_size, hidden_size):
         super().__init__()
         _check_sizes(query_size=query_size, key_size=key_size, hidden_size=hidden_size)
-        self.query_size, self.key_size, self.hidden_size = query_size, key_size, hidden_size
+        self.query_size, self.key_size = query_size, key_size
+        self.hidden_size = hidden_size
         self.W_q = nn.Linear(query_size, hidden_size, bias=False)
         self.W_k = nn.Linear(key_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
@@ -125,18 +141,19 @@ class BahdanauAttention(AttentionBase):
 class AttentionDecoder(nn.Module):
     """GRU decoder that attends over the encoder states at every output step.
 
-    The layout of Bahdanau et al. (2015): at step t the query is the previous state s_{t-1};
-    the context c_t enters the GRU with the previous token, and the prediction reads
-    [s_t; c_t; embedding]. `attention` is any AttentionBase with query_size=hidden_size and
-    key_size=key_size (BahdanauAttention, LuongAttention).
+    The layout of Bahdanau et al. (2015): at step t the query is the previous state
+    s_{t-1}; the context c_t enters the GRU with the previous token, and the prediction
+    reads [s_t; c_t; embedding]. `attention` is any AttentionBase with
+    query_size=hidden_size and key_size=key_size (BahdanauAttention, LuongAttention).
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, key_size, attention):
         super().__init__()
         if (attention.query_size, attention.key_size) != (hidden_size, key_size):
             raise ValueError(
-                f"attention must take queries of size hidden_size={hidden_size} and keys of size "
-                f"key_size={key_size}, got query_size={attention.query_size}, key_size={attention.key_size}"
+                f"attention must take queries of size hidden_size={hidden_size} and "
+                f"keys of size key_size={key_size}, got "
+                f"query_size={attention.query_size}, key_size={attention.key_size}"
             )
         self.attention = attention
         self.embedding = nn.Embedding(vocab_size, embed_size)
@@ -144,20 +161,25 @@ class AttentionDecoder(nn.Module):
         self.out = nn.Linear(hidden_size + key_size + embed_size, vocab_size)
 
     def step(self, token, state, keys, projected_keys, mask=None):
-        """token (B,), state (B, H), keys (B, T_src, K) -> logits (B, V), state (B, H), weights (B, T_src)."""
+        """token (B,), state (B, H), keys (B, T_src, K) -> logits (B, V), state (B, H),
+        weights (B, T_src)."""
         embedded = self.embedding(token)  # (B, E)
-        context, weights = self.attention(state, keys, mask, projected_keys=projected_keys)
         # context (B, K), weights (B, T_src): the query is s_{t-1}
+        context, weights = self.attention(state, keys, mask,
+                                          projected_keys=projected_keys)
         state = self.rnn(torch.cat([embedded, context], dim=-1), state)  # (B, H): s_t
         logits = self.out(torch.cat([state, context, embedded], dim=-1))  # (B, V)
         return logits, state, weights
 
     def forward(self, inputs, state, keys, mask=None):
-        """Teacher forcing: inputs (B, T_tgt) -> logits (B, T_tgt, V), weights (B, T_tgt, T_src)."""
-        projected_keys = self.attention.project_keys(keys)  # once per source sequence, not per step
+        """Teacher forcing: inputs (B, T_tgt) -> logits (B, T_tgt, V),
+        weights (B, T_tgt, T_src)."""
+        # once per source sequence, not once per step
+        projected_keys = self.attention.project_keys(keys)
         logits, weights = [], []
         for t in range(inputs.shape[1]):
-            step_logits, state, step_weights = self.step(inputs[:, t], state, keys, projected_keys, mask)
+            step_logits, state, step_weights = self.step(inputs[:, t], state, keys,
+                                                         projected_keys, mask)
             logits.append(step_logits)
             weights.append(step_weights)
         return torch.stack(logits, dim=1), torch.stack(weights, dim=1)
@@ -169,27 +191,30 @@ LUONG_SCORES = ("dot", "general", "concat")
 class LuongAttention(AttentionBase):
     """Multiplicative attention (Luong et al., 2015): dot, general or concat score.
 
-    hidden_size is the width of the concat score's tanh layer; dot and general ignore it.
+    hidden_size is the width of the concat score's tanh layer; dot and general ignore
+    it.
     """
 
     def __init__(self, query_size, key_size, score="general", hidden_size=None):
         super().__init__()
         if score not in LUONG_SCORES:
-            raise ValueError(f"score must be one of {', '.join(map(repr, LUONG_SCORES))}; got {score!r}")
+            allowed = ", ".join(map(repr, LUONG_SCORES))
+            raise ValueError(f"score must be one of {allowed}; got {score!r}")
         _check_sizes(query_size=query_size, key_size=key_size)
         if score == "dot" and query_size != key_size:
             raise ValueError(
-                f"score='dot' needs query_size == key_size, got {query_size} and {key_size}; "
-                "use score='general' or 'concat' for different sizes"
+                f"score='dot' needs query_size == key_size, got {query_size} and "
+                f"{key_size}; use score='general' or 'concat' for different sizes"
             )
         if score == "concat" and hidden_size is None:
-            raise ValueError("score='concat' needs hidden_size (the width of the tanh layer), got None")
+            raise ValueError("score='concat' needs hidden_size (the width of the tanh "
+                             "layer), got None")
         self.query_size, self.key_size, self.score_name = query_size, key_size, score
         if score == "general":
             self.W = nn.Linear(key_size, query_size, bias=False)
         elif score == "concat":
             _check_sizes(hidden_size=hidden_size)
-            # W_a [q; k] = W_q q + W_k k: the concatenation, without building it T times.
+            # W_a [q; k] = W_q q + W_k k: the concatenation, without building it T times
             self.W_q = nn.Linear(query_size, hidden_size, bias=False)
             self.W_k = nn.Linear(key_size, hidden_size, bias=False)
             self.v = nn.Linear(hidden_size, 1, bias=False)
@@ -204,8 +229,10 @@ class LuongAttention(AttentionBase):
     def score(self, query, projected_keys):
         if self.score_name == "concat":
             q = self.W_q(query).unsqueeze(2)  # (B, T_q, 1, hidden)
-            return self.v(torch.tanh(q + projected_keys.unsqueeze(1))).squeeze(-1)  # (B, T_q, T)
-        return query @ projected_keys.transpose(1, 2)  # (B, T_q, T): s^T (W_a h_i), all i at once
+            hidden = torch.tanh(q + projected_keys.unsqueeze(1))  # (B, T_q, T, hidden)
+            return self.v(hidden).squeeze(-1)  # (B, T_q, T)
+        # (B, T_q, T): s^T (W_a h_i), all i at once
+        return query @ projected_keys.transpose(1, 2)
 
 
 __all__ = [

@@ -12,22 +12,26 @@ from attention_course.attention import BahdanauAttention, masked_softmax
 
 
 class RepeatConcatAttention(nn.Module):
-    """FOR COMPARISON ONLY: the repeat + concatenate layout. One layer on [s; h_i], every step."""
+    """FOR COMPARISON ONLY: the repeat + concatenate layout, one layer on [s; h_i]."""
 
     def __init__(self, additive):
         super().__init__()
         self.query_size, self.key_size = additive.query_size, additive.key_size
-        self.W = nn.Linear(self.query_size + self.key_size, additive.hidden_size, bias=False)
-        with torch.no_grad():  # W [s; h] = W_q s + W_k h: the same weights as `additive`
-            self.W.weight.copy_(torch.cat([additive.W_q.weight, additive.W_k.weight], dim=1))
+        W_q, W_k = additive.W_q.weight, additive.W_k.weight
+        self.W = nn.Linear(self.query_size + self.key_size, additive.hidden_size,
+                           bias=False, device=W_q.device, dtype=W_q.dtype)
+        with torch.no_grad():  # W [s; h] = W_q s + W_k h: the weights of `additive`
+            self.W.weight.copy_(torch.cat([W_q, W_k], dim=1))
         self.v = additive.v
 
     def project_keys(self, keys):
         return keys  # nothing can be precomputed: the keys sit inside the concatenation
 
     def forward(self, query, keys, mask=None, projected_keys=None):
-        pairs = torch.cat([query.unsqueeze(1).repeat(1, keys.shape[1], 1), keys], dim=-1)  # (B, T, q + k)
-        weights = masked_softmax(self.v(torch.tanh(self.W(pairs))).squeeze(-1), mask)  # (B, T)
+        repeated = query.unsqueeze(1).repeat(1, keys.shape[1], 1)  # (B, T, q): T copies
+        pairs = torch.cat([repeated, keys], dim=-1)  # (B, T, q + k)
+        scores = self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T)
+        weights = masked_softmax(scores, mask)  # (B, T)
         return torch.bmm(weights.unsqueeze(1), keys).squeeze(1), weights
 
 
@@ -38,23 +42,27 @@ class ProjectEveryStepAttention(BahdanauAttention):
         return keys  # nothing done once ...
 
     def score(self, query, keys):
-        return super().score(query, self.W_k(keys))  # ... so the keys are projected on every call
+        # ... so the keys are projected on every call
+        return super().score(query, self.W_k(keys))
 
 
 class HandFusedAttention(nn.Module):
-    """FOR COMPARISON ONLY: the course's computation, with no checks and no layer calls."""
+    """FOR COMPARISON ONLY: the course's computation, no checks and no layer calls."""
 
     def __init__(self, additive):
         super().__init__()
-        self.query_size, self.key_size, self.additive = additive.query_size, additive.key_size, additive
+        self.query_size, self.key_size = additive.query_size, additive.key_size
+        self.additive = additive
 
     def project_keys(self, keys):
         return self.additive.project_keys(keys)
 
     def forward(self, query, keys, mask, projected_keys):
         q = query @ self.additive.W_q.weight.T  # (B, hidden)
-        scores = torch.tanh(q.unsqueeze(1) + projected_keys) @ self.additive.v.weight[0]  # (B, T)
-        weights = torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=-1)
+        hidden = torch.tanh(q.unsqueeze(1) + projected_keys)  # (B, T, hidden)
+        scores = hidden @ self.additive.v.weight[0]  # (B, T)
+        lowest = torch.finfo(scores.dtype).min
+        weights = torch.softmax(scores.masked_fill(~mask, lowest), dim=-1)
         weights = weights.masked_fill(~mask, 0.0)  # (B, T)
         return (weights.unsqueeze(1) @ keys).squeeze(1), weights
 

@@ -9,26 +9,31 @@ import numpy as np
 
 
 def softmax(x, axis=-1):
-    """Numerically stable softmax: subtracting the maximum changes nothing but prevents overflow."""
+    """Numerically stable softmax: subtracting the maximum prevents overflow."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 class AttentionWeight:
-    """Dot-product attention weights: hs (N, T, H), h (N, H) -> a = softmax(hs . h) (N, T)."""
+    """Dot-product attention weights: hs (N, T, H), h (N, H) -> a (N, T).
+
+    a = softmax(hs . h) over the T states of each example.
+    """
 
     def __init__(self):
         self.params, self.grads = [], []  # no learnable parameters
         self.cache = None
 
     def forward(self, hs, h):
-        a = softmax(np.einsum("nth,nh->nt", hs, h), axis=1)  # (N, T): h broadcast over the T states
+        # (N, T): h broadcast over the T states
+        a = softmax(np.einsum("nth,nh->nt", hs, h), axis=1)
         self.cache = (hs, h, a)
         return a
 
     def backward(self, da):
         hs, h, a = self.cache
-        de = a * (da - (da * a).sum(axis=1, keepdims=True))  # (N, T): through the softmax
+        # (N, T): through the softmax
+        de = a * (da - (da * a).sum(axis=1, keepdims=True))
         dhs = de[:, :, None] * h[:, None, :]  # (N, T, H)
         dh = np.einsum("nt,nth->nh", de, hs)  # (N, H)
         return dhs, dh
@@ -53,7 +58,7 @@ class WeightSum:
 
 
 class Attention:
-    """AttentionWeight then WeightSum. hs feeds both, so its gradient is the sum of two branches."""
+    """AttentionWeight then WeightSum. hs feeds both: its gradient sums two branches."""
 
     def __init__(self):
         self.params, self.grads = [], []
@@ -67,8 +72,10 @@ class Attention:
         return self.weight_sum_layer.forward(hs, a)  # (N, H)
 
     def backward(self, dc):
-        dhs_values, da = self.weight_sum_layer.backward(dc)  # branch 1: hs as the values averaged
-        dhs_keys, dh = self.attention_weight_layer.backward(da)  # branch 2: hs as the keys scored
+        # branch 1: hs as the values averaged
+        dhs_values, da = self.weight_sum_layer.backward(dc)
+        # branch 2: hs as the keys scored
+        dhs_keys, dh = self.attention_weight_layer.backward(da)
         return dhs_values + dhs_keys, dh
 
 
