@@ -1,10 +1,14 @@
-"""Repository checks: pins, environment.yml, the export sync check, notebook skeleton."""
+"""Repository checks: pins, environment.yml, the export sync check, notebook skeleton, markup
+that JupyterLab renders (links whose targets exist), the table of contents, `make lab`."""
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import nbformat
 import pytest
@@ -32,8 +36,8 @@ def test_every_requirement_is_pinned_exactly():
     pins = read_pins()
     assert pins["torch"] == "2.13.0", "torch must stay pinned to 2.13.0 (a looser pin pulls a CUDA build)"
     assert pins["jupyter-book"].startswith("1."), "Jupyter Book 2 cannot build offline: keep 1.x"
-    for needed in ["numpy", "matplotlib", "seaborn", "jupyterlab", "ipykernel", "ipywidgets", "tqdm",
-                   "nbval", "pytest", "sphinx-exercise", "sphinxcontrib-bibtex",
+    for needed in ["numpy", "matplotlib", "seaborn", "jupyterlab", "jupyterlab-myst", "ipykernel",
+                   "ipywidgets", "tqdm", "nbval", "pytest", "sphinx-exercise", "pybtex",
                    "sphinx-mathjax-offline", "playwright", "ruff"]:
         assert needed in pins, f"{needed} is a direct dependency and must be pinned in requirements.txt"
 
@@ -145,3 +149,65 @@ def test_every_notebook_is_in_the_table_of_contents():
 
 def test_makefile_exports_passive_omp_wait_policy():
     assert re.search(r"^export OMP_WAIT_POLICY\s*:?=\s*PASSIVE", (ROOT / "Makefile").read_text(), re.M)
+
+
+# -- Markup that reads the same in JupyterLab and on the site (issue 13) ------------------------
+MARKDOWN_SOURCES = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("notebooks/*.md"),
+                           *ROOT.glob("solutions/*.ipynb"), *ROOT.glob("exercises/*.ipynb"),
+                           *ROOT.glob("book/*.md")])
+LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
+
+
+def markdown_of(path):
+    if path.suffix == ".md":
+        return path.read_text(encoding="utf-8")
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def test_markup_is_converted_for_jupyterlab():
+    """No {cite}/{term}/{doc} role left, and every citation's text matches references.bib."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_markup.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", MARKDOWN_SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_relative_link_reaches_its_target(path):
+    """A link works in JupyterLab only if its file exists; citations and terms need their anchor."""
+    convert_markup = pytest.importorskip("tool_loader").load_tool("convert_markup")
+    keys = set(convert_markup.load_bibliography(ROOT))
+    anchors = {convert_markup.term_anchor(t) for t in convert_markup.glossary_terms(ROOT).values()}
+    problems = []
+    for match in LINK.finditer(re.sub(r"```.*?```", "", markdown_of(path), flags=re.S)):
+        target = match["target"]
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue  # external, or an anchor on the same page
+        file, _, anchor = unquote(target).partition("#")
+        if not (path.parent / file).resolve().is_file():
+            problems.append(f"[{match['text']}]({target}): no file {file}")
+        elif file.endswith("references.md") and anchor and anchor not in keys:
+            problems.append(f"[{match['text']}]({target}): {anchor} is not a key of references.bib")
+        elif file.endswith("glossary.md") and anchor and anchor not in anchors:
+            problems.append(f"[{match['text']}]({target}): {anchor} is not a term of the glossary")
+    assert not problems, f"{path.relative_to(ROOT)}: " + "; ".join(problems)
+
+
+def test_no_solution_follows_an_exercise_in_the_table_of_contents():
+    """The site's "Next" button follows _toc.yml: an exercise page must not lead to its solution."""
+    files = re.findall(r"^\s*- file: (\S+)", (ROOT / "_toc.yml").read_text(), re.M)
+    for current, following in zip(files, files[1:], strict=False):
+        if current.startswith("book/exercises/"):
+            assert not following.startswith("solutions/"), f"{current} is followed by {following}"
+
+
+@pytest.mark.parametrize("uid, allow_root", [("0", True), ("1000", False)])
+def test_make_lab_allows_root_only_for_root(tmp_path, uid, allow_root):
+    fake_id = tmp_path / "id"
+    fake_id.write_text(f"#!/bin/sh\necho {uid}\n")
+    fake_id.chmod(0o755)
+    result = subprocess.run(["make", "-n", "lab", 'LAB_ARGS=--port 8890'], cwd=ROOT, capture_output=True,
+                            text=True, env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
+    command = next(line for line in result.stdout.splitlines() if " lab --notebook-dir" in line)
+    assert "--port 8890" in command
+    assert ("--allow-root" in command) == allow_root, command

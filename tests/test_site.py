@@ -1,14 +1,17 @@
 """The built site in a real browser (Debian's chromium driven by Playwright).
 
 Run after `make book`: every page loads without console errors, math is typeset, every image
-loads, every internal link (and its #anchor) resolves. A full-page screenshot of each page is
-saved under _build/screenshots/ to be looked at.
+loads, every internal link (and its #anchor) resolves. Code cells fit the column at 1280 px,
+figures stay readable at phone width, and "Next" from an exercise never opens a solution.
+A full-page screenshot of each page is saved under _build/screenshots/ to be looked at.
 """
 
 import functools
 import http.server
 import json
+import os
 import re
+import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
@@ -18,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Console noise of the pinned stack that no author can fix (../shared/TOOLCHAIN.md):
 # Sphinx 7.4 adds some inline scripts twice (sphinx-doc/sphinx#13402); the theme's first visit.
 KNOWN_CONSOLE_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",
@@ -50,7 +53,7 @@ def server():
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -64,9 +67,9 @@ def browser():
 PAGE_BYTES = {}  # page -> bytes it loaded, recorded by every visit
 
 
-def open_page(browser, server, name):
+def open_page(browser, server, name, width=1280, height=900):
     """Open one page offline; return (page, console errors, external requests)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": height})
     errors, external, sizes = [], [], []
     page.on("response", lambda r: sizes.append(len(r.body())) if r.ok and r.request.method == "GET" else None)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -233,3 +236,57 @@ def test_page_weight_of_the_largest_page(browser, server):
     (ROOT / "_build" / "page_weight.json").write_text(json.dumps(report, indent=2))
     print(f"\nlargest page: {heaviest}, {mib} MiB (median page {median} MiB)")
     assert PAGE_BYTES[heaviest] < 30 * 2**20, f"{heaviest} weighs {mib} MiB"
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_code_cells_fit_the_column_at_1280px(browser, server, name):
+    """Code is written up to 88 characters a line; no code cell scrolls sideways on a laptop."""
+    page, _, _ = open_page(browser, server, name)
+    try:
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_input pre'))
+            .filter(pre => pre.scrollWidth > pre.clientWidth)
+            .map(pre => pre.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))""")
+        assert not wide, f"{len(wide)} code cells of {name} scroll sideways at 1280 px, e.g. {wide[0]!r}"
+    finally:
+        page.close()
+
+
+def test_code_fit_check_catches_a_line_too_long(browser, server):
+    """The check above can fail: a 100-character line does scroll at 1280 px."""
+    page, _, _ = open_page(browser, server, NOTEBOOK_PAGES[0])
+    try:
+        scrolls = page.evaluate("""() => { const pre = document.querySelector('.cell_input pre');
+            pre.textContent = 'x = "' + 'y'.repeat(94) + '"';
+            return pre.scrollWidth > pre.clientWidth; }""")
+        assert scrolls
+    finally:
+        page.close()
+
+
+def test_figures_are_readable_at_phone_width(browser, server):
+    """At 390 px a figure keeps its width (the output scrolls sideways) and says so."""
+    name = "notebooks/ch4_4_visualizing_attention.html"
+    page, _, _ = open_page(browser, server, name, width=390, height=844)
+    try:
+        figures = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell_output img'))
+          .map(img => {
+            const box = img.closest('figure, .output');
+            return {width: img.getBoundingClientRect().width, scrolls: box.scrollWidth > box.clientWidth,
+                    note: getComputedStyle(box, '::before').content}; })""")
+        assert figures, "no figure found on the page"
+        for figure in figures:
+            assert figure["width"] >= 560, f"a figure is squeezed to {figure['width']:.0f} px at phone width"
+            assert figure["scrolls"] and "scroll sideways" in figure["note"], figure
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("div.cell_output img").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / "phone__ch4_4.png"), full_page=False)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", EXERCISE_PAGES)
+def test_next_from_an_exercise_is_not_a_solution(name):
+    html = (HTML / name).read_text(encoding="utf-8")
+    following = re.search(r'<a class="right-next"\s+href="([^"]+)"', html)
+    if following:  # the last page has no "Next"
+        assert "solutions/" not in following.group(1), f'"Next" on {name} opens {following.group(1)}'
