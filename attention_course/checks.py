@@ -1,72 +1,279 @@
 """Self-checks for the exercises: each raises AssertionError with a plain-words message.
 
-A graded nbgrader test cell earns its points when it does not raise, so every check here
-raises on a wrong (or missing) answer and says what is off. Tests in tests/ run each check
-against plausible wrong implementations and assert that it rejects them.
+A graded nbgrader test cell earns its points when it does not raise, so every check
+here raises on a wrong (or missing) answer and says what is off. A check never crashes
+on an answer it did not expect: an answer that is missing (`raise
+NotImplementedError()`), that raises, or that has the wrong type, shape or dtype, or
+holds NaN, becomes an AssertionError that names the problem, with a hint where a common
+mistake explains it. Tests in tests/ run each check against plausible wrong
+implementations and assert that it rejects them.
 """
 
+import functools
 import math
+import sys
+import traceback
+from pathlib import Path
 
 import torch
 from torch import nn
 
+_PACKAGE = str(Path(__file__).resolve().parent)
 
-def _call(function, name, *args, **kwargs):
-    """Call the learner's function; a missing answer becomes a clear 'not implemented yet'."""
+
+# ---- How a check talks about the learner's code --------------------------------------
+
+
+def _is_library(filename):
+    """True for frames of this package, of Python or of installed libraries."""
+    return (
+        filename.startswith(_PACKAGE)
+        or "site-packages" in filename
+        or filename.startswith(sys.prefix)
+        or filename.startswith(sys.base_prefix)
+    )
+
+
+def _unwritten(error):
+    """The name of the unwritten answer when `error` is nbgrader's stub, else None.
+
+    nbgrader replaces an answer by `raise NotImplementedError()`: no message, raised
+    from the learner's cell. PyTorch's own NotImplementedError (an operator missing on a
+    device) has a message and comes from a library: it is reported as the error it is.
+    """
+    if not isinstance(error, NotImplementedError) or error.args:
+        return None
+    tb = error.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return None if _is_library(code.co_filename) else code.co_qualname
+
+
+def _fail(message):
+    """Raise the AssertionError a learner sees (a short function: a short traceback)."""
+    raise AssertionError(message) from None
+
+
+def _not_implemented(name):
+    _fail(
+        f"not implemented yet: write `{name}` in its cell above (replace the `raise "
+        "NotImplementedError()` line), run that cell, then run this cell again"
+    )
+
+
+def _where(error):
+    """' (in `f`, line N of its cell: `code`)' for the learner's frame that raised."""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not _is_library(f.filename)
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    line = frame.line if len(frame.line) <= 60 else frame.line[:57] + "..."
+    return f" (in `{frame.name}`, line {frame.lineno} of its cell: `{line}`)"
+
+
+def _call(function, name, *args, hints=(), **kwargs):
+    """Call the learner's function; an error inside it becomes a clear AssertionError.
+
+    A missing answer says "not implemented yet"; any other error names the call, the
+    error, the learner's line that raised it and, when `hints` has one for it, what
+    probably caused it. `hints` holds pairs (exception type or message text, hint).
+    """
+    __tracebackhide__ = True
     try:
         return function(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(
-            f"not implemented yet: write `{name}` in the cell above (replace the "
-            "`raise NotImplementedError()` line), run that cell, then run this check again"
-        ) from None
+    except AssertionError:
+        raise
+    except Exception as error:  # every error of the learner's code is explained
+        missing = _unwritten(error)
+        if missing is not None:
+            _not_implemented(missing)
+        message = f"{type(error).__name__}: {error}".strip()
+        hint = next(
+            (
+                text
+                for key, text in hints
+                if (isinstance(key, str) and key in str(error))
+                or (isinstance(key, type) and isinstance(error, key))
+            ),
+            "",
+        )
+        _fail(
+            f"{name} raised {message}{_where(error)}"
+            + (f". {hint[0].upper()}{hint[1:]}" if hint else "")
+        )
+
+
+class needs_answers:  # noqa: N801 (used like a function: `with needs_answers():`)
+    """Run a given cell that uses the learner's answers; a missing one says so plainly.
+
+    An answer still at `raise NotImplementedError()` gives "not implemented yet: write
+    ..."; a name that an earlier cell should have made (it stopped at a missing answer)
+    gives "not available yet". Every other error is the learner's own, shown as it is.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        __tracebackhide__ = True
+        if isinstance(error, NotImplementedError):
+            missing = _unwritten(error)
+            if missing is not None:
+                _not_implemented(missing)
+        if isinstance(error, NameError) and len(traceback.extract_tb(tb)) == 1:
+            # raised by the cell itself, not inside a function: an earlier cell stopped
+            _fail(
+                f"not available yet: {error}. An earlier cell makes it and stopped (an "
+                "answer is not written yet, or the cell was not run): run the cells "
+                "above in order"
+            )
+        return False
+
+
+def _check(function):
+    """Make a check total: whatever it meets, it raises AssertionError, nothing else."""
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        __tracebackhide__ = True
+        try:
+            return function(*args, **kwargs)
+        except AssertionError:
+            raise
+        except Exception as error:  # an answer of an unexpected form
+            missing = _unwritten(error)
+            if missing is not None:
+                _not_implemented(missing)
+            _fail(
+                f"{function.__name__} could not use this answer: "
+                f"{type(error).__name__}: {error}{_where(error)}. Compare your "
+                "answer's type and shape with what the task asks for"
+            )
+
+    return checked
 
 
 def _expect_shape(tensor, shape, what):
+    __tracebackhide__ = True
+    if (
+        isinstance(tensor, (tuple, list))
+        and tensor
+        and isinstance(tensor[0], torch.Tensor)
+    ):
+        _fail(
+            f"{what} should be one torch.Tensor, got a {type(tensor).__name__} of "
+            f"{len(tensor)} tensors: combine them (torch.stack or torch.cat)"
+        )
     if not isinstance(tensor, torch.Tensor):
-        raise AssertionError(f"{what} should be a torch.Tensor, got {type(tensor).__name__}")
+        _fail(
+            f"{what} should be a torch.Tensor, got {type(tensor).__name__}: "
+            f"{tensor!r:.80}"
+        )
     if tuple(tensor.shape) != tuple(shape):
-        raise AssertionError(f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}")
+        _fail(f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}")
+    if tensor.is_floating_point() and torch.isnan(tensor).any():
+        _fail(f"{what} contains NaN")
+
+
+def _as_cpu(tensor):
+    """A float64 CPU copy, so that comparisons work whatever the dtype or device."""
+    return tensor.detach().to("cpu", torch.float64)
+
+
+def _number(value, what):
+    """A float from a Python number or a one-element tensor/array, else explained."""
+    __tracebackhide__ = True
+    if isinstance(value, (bool, str)) or value is None:
+        _fail(f"{what} should be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        _fail(f"{what} should be one number, got {type(value).__name__}: {value!r:.80}")
+    if math.isnan(number):
+        _fail(f"{what} is NaN")
+    return number
 
 
 def _max_error(a, b):
-    return (a - b).abs().max().item()
+    return (
+        (_as_cpu(torch.as_tensor(a)) - _as_cpu(torch.as_tensor(b))).abs().max().item()
+    )
+
+
+def _model_device(model):
+    parameter = next(model.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
 
 
 def passed(message):
-    """Print the good news. Checks return None: nbgrader reads a returned number as partial credit."""
+    """Print the good news. Checks return None: nbgrader reads a number as points."""
     print(f"Correct: {message}")
 
 
-# ---- Exercise 4.6: multi-head attention --------------------------------------------------
+# ---- Exercise 4.6: multi-head attention ----------------------------------------------
 
+
+@_check
 def check_split_heads(split_heads):
     """(B, T, E) -> (B, h, T, E/h), where head i holds features i*d .. (i+1)*d - 1."""
+    __tracebackhide__ = True
     B, T, E, h = 2, 5, 12, 3
+    d = E // h
     x = torch.arange(B * T * E, dtype=torch.float32).reshape(B, T, E)
-    heads = _call(split_heads, "split_heads", x, h)
-    _expect_shape(heads, (B, h, T, E // h), f"split_heads(x of shape {(B, T, E)}, num_heads={h})")
+    heads = _call(
+        split_heads,
+        "split_heads(x, 3)",
+        x,
+        h,
+        hints=[("shape", "reshape to (B, T, h, d), then .transpose(1, 2)")],
+    )
+    _expect_shape(
+        heads, (B, h, T, d), f"split_heads(x of shape {(B, T, E)}, num_heads={h})"
+    )
     for i in range(h):
-        expected = x[:, :, i * (E // h):(i + 1) * (E // h)]
-        if not torch.equal(heads[:, i], expected):
-            raise AssertionError(
-                f"head {i} should hold features {i * (E // h)}..{(i + 1) * (E // h) - 1} of every position; "
-                "it does not. Did you reshape (B, T, E) straight to (B, h, T, d)? Reshape to "
-                "(B, T, h, d) first, then move the head axis with .transpose(1, 2)."
+        expected = x[:, :, i * d : (i + 1) * d]
+        if not torch.equal(_as_cpu(heads[:, i]), _as_cpu(expected)):
+            _fail(
+                f"head {i} should hold features {i * d}..{(i + 1) * d - 1} of every "
+                "position; it does not. Did you reshape (B, T, E) straight to (B, h, "
+                "T, d)? Reshape to (B, T, h, d) first, then move the head axis with "
+                ".transpose(1, 2)."
             )
     passed("split_heads gives (B, h, T, d) with head i = features i*d .. (i+1)*d - 1")
 
 
+@_check
 def check_merge_heads(merge_heads):
     """merge_heads undoes the split into heads: (B, h, T, d) -> (B, T, h*d)."""
+    __tracebackhide__ = True
     x = torch.randn(2, 5, 12)
-    heads = x.reshape(2, 5, 3, 4).transpose(1, 2)  # (B, h, T, d), the reference split
-    merged = _call(merge_heads, "merge_heads", heads)
+    # (B, h, T, d), the reference split, contiguous like the output of `weights @ v`
+    heads = x.reshape(2, 5, 3, 4).transpose(1, 2).contiguous()
+    merged = _call(
+        merge_heads,
+        "merge_heads(heads)",
+        heads,
+        hints=[
+            (
+                "view size is not compatible",
+                "after .transpose the tensor is not contiguous, so .view cannot join "
+                "its axes: use .reshape (or .contiguous().view)",
+            )
+        ],
+    )
     _expect_shape(merged, (2, 5, 12), "merge_heads(heads of shape (2, 3, 5, 4))")
-    if not torch.equal(merged, x):
-        raise AssertionError(
-            f"merging the heads should give the original (B, T, E) tensor back; max difference "
-            f"{_max_error(merged, x):.3g}. Transpose back to (B, T, h, d) before reshaping to (B, T, E)."
+    if not torch.equal(_as_cpu(merged), _as_cpu(x)):
+        _fail(
+            "merging the heads should give the original (B, T, E) tensor back; max "
+            f"difference {_max_error(merged, x):.3g}. Transpose back to (B, T, h, d) "
+            "before reshaping to (B, T, E)."
         )
     passed("merge_heads joins the heads back into (B, T, E)")
 
@@ -80,8 +287,24 @@ def _reference_mha(embed_dim=12, num_heads=3, seed=0):
     return mha
 
 
+_MASK_HINTS = [
+    (
+        "must match the size",
+        "the mask is (B, T_k): broadcast it over heads and queries as mask[:, None, "
+        "None, :] to match the scores (B, h, T_q, T_k)",
+    ),
+    (
+        "size of tensor",
+        "check the shapes: scores (B, h, T_q, T_k), mask (B, T_k) -> mask[:, None, "
+        "None, :]",
+    ),
+]
+
+
+@_check
 def check_multi_head_attention(multi_head_attention):
-    """Same output and per-head weights as nn.MultiheadAttention, with and without a padding mask."""
+    """Output and per-head weights equal nn.MultiheadAttention's, masked or not."""
+    __tracebackhide__ = True
     mha = _reference_mha()
     B, T_q, T_k, E, h = 2, 4, 6, 12, 3
     generator = torch.Generator().manual_seed(1)
@@ -90,161 +313,322 @@ def check_multi_head_attention(multi_head_attention):
     value = torch.randn(B, T_k, E, generator=generator)
     mask = torch.ones(B, T_k, dtype=torch.bool)
     mask[0, 4:] = False  # the first sequence has 2 padded key positions
-    weights_in = (mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)
+    weights_in = (
+        mha.in_proj_weight,
+        mha.in_proj_bias,
+        mha.out_proj.weight,
+        mha.out_proj.bias,
+    )
     with torch.no_grad():
         for name, m in (("without a mask", None), ("with a padding mask", mask)):
-            result = _call(multi_head_attention, "multi_head_attention", query, key, value, *weights_in, h, m)
+            result = _call(
+                multi_head_attention,
+                f"multi_head_attention {name}",
+                query,
+                key,
+                value,
+                *weights_in,
+                h,
+                m,
+                hints=_MASK_HINTS,
+            )
             if not (isinstance(result, tuple) and len(result) == 2):
-                raise AssertionError("multi_head_attention should return a tuple (output, weights)")
+                _fail(
+                    "multi_head_attention should return a tuple (output, weights), "
+                    f"got {type(result).__name__}"
+                )
             output, weights = result
             _expect_shape(output, (B, T_q, E), f"output {name}")
             _expect_shape(weights, (B, h, T_q, T_k), f"weights {name}")
-            if not torch.allclose(weights.sum(-1), torch.ones(B, h, T_q), atol=1e-5):
-                raise AssertionError(f"the weights {name} should sum to 1 over the keys (last axis)")
-            if m is not None and weights[0, :, :, 4:].abs().max() > 1e-6:
-                raise AssertionError(
-                    "padded key positions (mask False) got weight "
-                    f"{weights[0, :, :, 4:].abs().max().item():.3f}: the mask is ignored. Set their scores "
-                    "to torch.finfo(scores.dtype).min (or use masked_softmax) before the softmax."
+            output, weights = _as_cpu(output), _as_cpu(weights)
+            row_sums = weights.sum(-1)  # (B, h, T_q)
+            if m is not None and row_sums[1].abs().max() < 1e-6:
+                _fail(
+                    "the second sequence has no padding, yet all its weights are 0: "
+                    "is the mask inverted? In the course, True = this key may be "
+                    "attended"
                 )
-            ref_out, ref_weights = mha(query, key, value, key_padding_mask=None if m is None else ~m,
-                                       average_attn_weights=False)
+            if (row_sums - 1).abs().max() > 1e-5:
+                _fail(f"the weights {name} should sum to 1 over the keys (last axis)")
+            if m is not None and weights[0, :, :, 4:].abs().max() > 1e-6:
+                _fail(
+                    "padded key positions (mask False) got weight "
+                    f"{weights[0, :, :, 4:].abs().max().item():.3f}: the mask is "
+                    "ignored. Set their scores to torch.finfo(scores.dtype).min (or "
+                    "use masked_softmax) before the softmax."
+                )
+            ref_out, ref_weights = mha(
+                query,
+                key,
+                value,
+                key_padding_mask=None if m is None else ~m,
+                average_attn_weights=False,
+            )
             if _max_error(weights, ref_weights) > 1e-5:
-                sharper = weights.max(-1).values.mean() > ref_weights.max(-1).values.mean()
-                hint = (" Your weights are sharper than PyTorch's: did you forget to divide the scores by "
-                        "sqrt(d_k), the width of one head?") if sharper else ""
-                raise AssertionError(
-                    f"the attention weights {name} differ from nn.MultiheadAttention's by up to "
-                    f"{_max_error(weights, ref_weights):.3g}.{hint}"
+                sharper = (
+                    weights.max(-1).values.mean() > ref_weights.max(-1).values.mean()
+                )
+                hint = (
+                    (
+                        " Your weights are sharper than PyTorch's: did you forget to "
+                        "divide the scores by sqrt(d_k), the width of one head?"
+                    )
+                    if sharper
+                    else ""
+                )
+                _fail(
+                    f"the attention weights {name} differ from nn.MultiheadAttention's "
+                    f"by up to {_max_error(weights, ref_weights):.3g}.{hint}"
                 )
             if _max_error(output, ref_out) > 1e-5:
-                raise AssertionError(
-                    f"the weights match but the output {name} differs from nn.MultiheadAttention's by up to "
-                    f"{_max_error(output, ref_out):.3g}: check the merge of the heads and the out projection"
+                _fail(
+                    f"the weights match but the output {name} differs from "
+                    "nn.MultiheadAttention's by up to "
+                    f"{_max_error(output, ref_out):.3g}: check the merge of the heads "
+                    "and the out projection"
                 )
-    passed(f"output and weights match nn.MultiheadAttention (max error <= 1e-5; scale 1/sqrt({E // h}))")
+    passed(
+        "output and weights match nn.MultiheadAttention (max error <= 1e-5; scale "
+        f"1/sqrt({E // h}))"
+    )
 
 
+@_check
 def check_heads_specialise(weights, offsets=(-1, 1), threshold=0.8):
     """Trained two-head model: one head should attend to t-1, the other to t+1."""
+    __tracebackhide__ = True
     if weights is None:
-        raise AssertionError(
-            "not implemented yet: there are no trained weights; finish multi_head_attention, "
-            "then run the training cell above"
+        _fail(
+            "not implemented yet: there are no trained weights; finish "
+            "multi_head_attention, then run the training cell above"
         )
-    _expect_shape(weights, (weights.shape[0], 2, weights.shape[2], weights.shape[3]), "weights")
+    if (
+        not isinstance(weights, torch.Tensor)
+        or weights.dim() != 4
+        or weights.shape[1] != 2
+    ):
+        shape = (
+            tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights)
+        )
+        _fail(
+            f"expected the weights of both heads, shape (B, 2, T, T), got {shape}: "
+            "keep one map per head (do not average over the heads)"
+        )
+    _expect_shape(
+        weights, (weights.shape[0], 2, weights.shape[2], weights.shape[2]), "weights"
+    )
+    weights = _as_cpu(weights)
     T = weights.shape[-1]
+    if T < 3:
+        _fail(f"expected strings of at least 3 positions, got T = {T}")
     inner = torch.arange(1, T - 1)
-    found = {}
-    for head in range(2):
-        for offset in offsets:
-            share = weights[:, head, inner, inner + offset].mean().item()
-            found[(head, offset)] = share
-    best = max(found[(0, -1)] + found[(1, 1)], found[(0, 1)] + found[(1, -1)]) / 2
-    if best < threshold:
-        raise AssertionError(
-            f"the heads put on average {best:.2f} of their weight on the neighbour they should read "
-            f"(expected >= {threshold}): train longer, or check multi_head_attention"
+    share = {
+        (head, offset): weights[:, head, inner, inner + offset].mean().item()
+        for head in range(2)
+        for offset in offsets
+    }
+    left_first = share[(0, -1)] + share[(1, 1)]
+    right_first = share[(0, 1)] + share[(1, -1)]
+    best = max(left_first, right_first) / 2
+    if not best >= threshold:  # also catches NaN
+        _fail(
+            f"the heads put on average {best:.2f} of their weight on the neighbour "
+            f"they should read (expected >= {threshold}): train longer, or check "
+            "multi_head_attention"
         )
+    left, right = (1, 2) if left_first >= right_first else (2, 1)
     # Return nothing: nbgrader would read a returned number as partial credit.
-    passed(f"the two heads read opposite neighbours (mean weight {best:.2f} on the right neighbour)")
+    passed(
+        f"head {left} reads the left neighbour and head {right} the right one; each "
+        f"puts on average {best:.2f} of its weight on its neighbour (at least "
+        f"{threshold} needed)"
+    )
 
 
+# ---- Exercise 4.4: attention and sequence length -------------------------------------
 
-# ---- Exercise 4.4: attention and sequence length -----------------------------------------
 
+@_check
 def check_attention_entropy(attention_entropy):
-    """Entropy in nats of every attention row: (..., T_src) -> (...), 0 log 0 counted as 0."""
+    """Entropy in nats of every row: (..., T_src) -> (...), 0 log 0 counted as 0."""
+    __tracebackhide__ = True
     uniform = torch.full((2, 3, 8), 1 / 8)
     one_hot = torch.zeros(2, 3, 8)
     one_hot[..., 2] = 1.0
-    padded = torch.tensor([[[0.5, 0.5, 0.0, 0.0]]])  # two padded positions with weight exactly 0
-    result = _call(attention_entropy, "attention_entropy", uniform)
+    padded = torch.tensor(
+        [[[0.5, 0.5, 0.0, 0.0]]]
+    )  # two padded positions with weight 0
+    result = _call(attention_entropy, "attention_entropy(uniform weights)", uniform)
     _expect_shape(result, (2, 3), "attention_entropy(weights of shape (2, 3, 8))")
+    result = _as_cpu(result)
     expected = math.log(8)
-    if torch.allclose(result, torch.full((2, 3), -expected), atol=1e-4):
-        raise AssertionError("uniform weights gave -log 8: the entropy is MINUS the sum of p log p")
-    if torch.allclose(result, torch.full((2, 3), math.log2(8)), atol=1e-4):
-        raise AssertionError("uniform weights gave log2(8) = 3: use the natural log (nats), torch.log")
-    if not torch.allclose(result, torch.full((2, 3), expected), atol=1e-4):
-        raise AssertionError(f"uniform weights over 8 positions should give log 8 = {expected:.4f} nats, "
-                             f"got {result.flatten()[0].item():.4f}")
-    sharp = _call(attention_entropy, "attention_entropy", one_hot)
-    if torch.isnan(sharp).any():
-        raise AssertionError("one-hot weights gave NaN: 0 * log 0 must count as 0 (e.g. use torch.xlogy, "
-                             "or clamp the weights before the log)")
-    if not torch.allclose(sharp, torch.zeros(2, 3), atol=1e-4):
-        raise AssertionError(f"one-hot weights should give entropy 0, got {sharp.flatten()[0].item():.4f}")
-    half = _call(attention_entropy, "attention_entropy", padded)
-    if torch.isnan(half).any() or abs(half.item() - math.log(2)) > 1e-4:
-        raise AssertionError("weights (0.5, 0.5, 0, 0) should give log 2 (padded positions add nothing), "
-                             f"got {half.item():.4f}")
-    passed("attention_entropy: log T for uniform weights, 0 for one-hot, no NaN for zero weights")
+    if (result + expected).abs().max() < 1e-4:
+        _fail("uniform weights gave -log 8: the entropy is MINUS the sum of p log p")
+    if (result - math.log2(8)).abs().max() < 1e-4:
+        _fail("uniform weights gave log2(8) = 3: use the natural log (nats), torch.log")
+    if (result - expected).abs().max() > 1e-4:
+        _fail(
+            f"uniform weights over 8 positions should give log 8 = {expected:.4f} "
+            f"nats, got {result.flatten()[0].item():.4f}"
+        )
+    sharp = _call(attention_entropy, "attention_entropy(one-hot weights)", one_hot)
+    if isinstance(sharp, torch.Tensor) and torch.isnan(sharp).any():
+        _fail(
+            "one-hot weights gave NaN: 0 * log 0 must count as 0 (e.g. use "
+            "torch.xlogy, or clamp the weights before the log)"
+        )
+    _expect_shape(
+        sharp, (2, 3), "attention_entropy(one-hot weights of shape (2, 3, 8))"
+    )
+    if _as_cpu(sharp).abs().max() > 1e-4:
+        _fail(
+            "one-hot weights should give entropy 0, got "
+            f"{sharp.flatten()[0].item():.4f}"
+        )
+    half = _call(
+        attention_entropy, "attention_entropy(weights (0.5, 0.5, 0, 0))", padded
+    )
+    if isinstance(half, torch.Tensor) and torch.isnan(half).any():
+        _fail("weights (0.5, 0.5, 0, 0) gave NaN: 0 * log 0 must count as 0")
+    _expect_shape(half, (1, 1), "attention_entropy(weights of shape (1, 1, 4))")
+    if abs(half.item() - math.log(2)) > 1e-4:
+        _fail(
+            "weights (0.5, 0.5, 0, 0) should give log 2 (padded positions add "
+            f"nothing), got {half.item():.4f}"
+        )
+    passed(
+        "attention_entropy: log T for uniform weights, 0 for one-hot, no NaN for zero "
+        "weights"
+    )
 
 
 BUCKETS = {"short": (5, 10), "medium": (20, 30), "long": (50, 100)}
+_REPORT_KEYS = ("accuracy", "entropy", "normalised_entropy")
 
 
+@_check
 def check_length_report(length_report, model):
-    """length_report(model, buckets, n) -> {bucket: {"accuracy", "entropy", "normalised_entropy"}}."""
+    """length_report(model, buckets, n) -> {bucket: {accuracy, entropy, normalised}}."""
+    __tracebackhide__ = True
     from .bottleneck import make_reversal_batch
     from .interpret import attention_entropy
 
     buckets = {"tiny": (3, 5), "small": (6, 6)}
-    report = _call(length_report, "length_report", model, buckets, n=20)
+    inclusive = (
+        "Did a bucket give no length to average? Its range is inclusive: loop over "
+        "range(low, high + 1) (the bucket (6, 6) holds one length, 6)"
+    )
+    hints = [
+        (TypeError, "The function is length_report(model, buckets, n=100)"),
+        (ZeroDivisionError, inclusive),
+        (ValueError, inclusive),
+        (IndexError, inclusive),
+    ]
+    report = _call(
+        length_report,
+        f"length_report(model, {buckets}, n=20)",
+        model,
+        buckets,
+        n=20,
+        hints=hints,
+    )
     if not isinstance(report, dict) or set(report) != set(buckets):
-        got = report if not isinstance(report, dict) else sorted(report)
-        raise AssertionError(f"length_report should return a dict with one entry per bucket "
-                             f"{sorted(buckets)}, got {got}")
+        got = (
+            sorted(map(str, report))
+            if isinstance(report, dict)
+            else type(report).__name__
+        )
+        _fail(
+            "length_report should return a dict with one entry per bucket "
+            f"{sorted(buckets)}, got {got}"
+        )
+    device = _model_device(model)
+    model.eval()
     for name, (low, high) in buckets.items():
-        lengths = range(low, high + 1)
         accuracy, entropy, normalised = [], [], []
-        for T in lengths:
-            source, target = make_reversal_batch(20, T, torch.Generator().manual_seed(T))
-            tokens, weights = model.generate(source, T)
-            accuracy.append((tokens == target).float().mean().item())
-            row = attention_entropy(weights).mean().item()
+        for T in range(low, high + 1):
+            source, target = make_reversal_batch(
+                20, T, torch.Generator().manual_seed(T)
+            )
+            with torch.no_grad():
+                tokens, weights = model.generate(source.to(device), T)
+            accuracy.append((tokens.cpu() == target).float().mean().item())
+            row = attention_entropy(weights.cpu()).mean().item()
             entropy.append(row)
             normalised.append(row / math.log(T))
-        expected = {"accuracy": sum(accuracy) / len(accuracy), "entropy": sum(entropy) / len(entropy),
-                    "normalised_entropy": sum(normalised) / len(normalised)}
+        expected = {
+            "accuracy": sum(accuracy) / len(accuracy),
+            "entropy": sum(entropy) / len(entropy),
+            "normalised_entropy": sum(normalised) / len(normalised),
+        }
         got = report[name]
+        if not isinstance(got, dict):
+            _fail(
+                f"report[{name!r}] should be a dict with {list(_REPORT_KEYS)}, got "
+                f"{type(got).__name__}"
+            )
         for key, value in expected.items():
             if key not in got:
-                raise AssertionError(f"report[{name!r}] has no {key!r}: it needs accuracy, entropy, "
-                                     "normalised_entropy")
-            if abs(float(got[key]) - value) > 1e-3:
-                raise AssertionError(
-                    f"report[{name!r}][{key!r}] is {float(got[key]):.4f}, expected {value:.4f} "
-                    f"(off by {abs(float(got[key]) - value):.4f}). Average over every length from {low} to "
-                    f"{high} inclusive, n strings each from make_reversal_batch(n, T, "
-                    "torch.Generator().manual_seed(T)); the normalised entropy is the entropy / log T."
+                _fail(
+                    f"report[{name!r}] has no {key!r}: it needs "
+                    f"{', '.join(_REPORT_KEYS)}"
                 )
-    passed("length_report averages accuracy and entropy over every length of each bucket")
+            number = _number(got[key], f"report[{name!r}][{key!r}]")
+            if abs(number - value) > 1e-3:
+                _fail(
+                    f"report[{name!r}][{key!r}] is {number:.4f}, expected {value:.4f} "
+                    f"(off by {abs(number - value):.4f}). Average over every length "
+                    f"from {low} to {high} inclusive, n strings each from "
+                    "make_reversal_batch(n, T, torch.Generator().manual_seed(T)); the "
+                    "normalised entropy is the entropy / log T."
+                )
+    passed(
+        "length_report averages accuracy and entropy over every length of each bucket"
+    )
 
 
+@_check
 def check_length_findings(report):
-    """The trained model: accurate on short inputs, and attention stays sharp at every length."""
+    """The trained model: accurate on short inputs, attention sharp at every length."""
+    __tracebackhide__ = True
     if report is None:
-        raise AssertionError("not implemented yet: there is no report; run the cells above first")
-    if report["short"]["accuracy"] < 0.95:
-        raise AssertionError(f"short inputs should be nearly perfect, got {report['short']['accuracy']:.2f}: "
-                             "was the model trained?")
-    if report["long"]["accuracy"] < 0.6:
-        raise AssertionError(f"long inputs reached only {report['long']['accuracy']:.2f}: train longer")
-    if not report["short"]["entropy"] < report["long"]["entropy"]:
-        raise AssertionError("expected the raw entropy to grow with length (more positions to spread over)")
-    if max(b["normalised_entropy"] for b in report.values()) > 0.3:
-        raise AssertionError("normalised entropy above 0.3: the attention is not sharp; train longer")
+        _fail("not implemented yet: there is no report; run the cells above first")
+    if not isinstance(report, dict) or not set(BUCKETS) <= set(report):
+        _fail(f"the report should have the buckets {list(BUCKETS)}")
+    values = {}
+    for name in BUCKETS:
+        if not isinstance(report[name], dict):
+            _fail(f"report[{name!r}] should be a dict")
+        for key in _REPORT_KEYS:
+            if key not in report[name]:
+                _fail(f"report[{name!r}] has no {key!r}")
+            values[name, key] = _number(report[name][key], f"report[{name!r}][{key!r}]")
+    if values["short", "accuracy"] < 0.95:
+        _fail(
+            "short inputs should be nearly perfect, got "
+            f"{values['short', 'accuracy']:.2f}: was the model trained?"
+        )
+    if values["long", "accuracy"] < 0.6:
+        _fail(
+            f"long inputs reached only {values['long', 'accuracy']:.2f}: train longer"
+        )
+    if not values["short", "entropy"] < values["long", "entropy"]:
+        _fail(
+            "expected the raw entropy to grow with length (more positions to spread "
+            "over)"
+        )
+    if max(values[name, "normalised_entropy"] for name in BUCKETS) > 0.3:
+        _fail("normalised entropy above 0.3: the attention is not sharp; train longer")
     passed("accuracy and entropy by bucket look like a trained attention model")
 
 
-# ---- Exercise 4.1: Bahdanau vs Luong on dates ----------------------------------------------
+# ---- Exercise 4.1: Bahdanau vs Luong on dates ----------------------------------------
+
 
 def _ngram_counts(text, n):
     from collections import Counter
 
-    return Counter(text[i:i + n] for i in range(len(text) - n + 1))
+    return Counter(text[i : i + n] for i in range(len(text) - n + 1))
 
 
 def _reference_chrf(hypothesis, reference, max_n=6, beta=2.0):
@@ -264,128 +648,290 @@ def _reference_chrf(hypothesis, reference, max_n=6, beta=2.0):
     return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
 
 
-CHRF_CASES = [("1994-09-27", "1994-09-27"), ("1994-09-27", "1994-09-28"), ("1994-09-27", "2094-09-27"),
-              ("1994-09", "1994-09-27"), ("1994-09-27-27", "1994-09-27"), ("abc", "xyz"), ("", "1994-09-27"),
-              ("2001-01-01", "2001-10-10")]
+CHRF_CASES = [
+    ("1994-09-27", "1994-09-27"),
+    ("1994-09-27", "1994-09-28"),
+    ("1994-09-27", "2094-09-27"),
+    ("1994-09", "1994-09-27"),
+    ("1994-09-27-27", "1994-09-27"),
+    ("abc", "xyz"),
+    ("", "1994-09-27"),
+    ("2001-01-01", "2001-10-10"),
+]
+
+_CHRF_HINTS = [
+    (
+        ZeroDivisionError,
+        "Skip the orders n where either string has no n-gram (the empty output '' has "
+        "none), return 0.0 when no order is left, and return 0.0 when P + R = 0 "
+        "(strings that share no character)",
+    )
+]
 
 
+@_check
 def check_chrf(chrf):
-    """chrF (Popovic, 2015): character n-gram F-beta, n = 1..6, beta = 2, precision and recall averaged."""
+    """chrF (Popovic, 2015): character n-gram F-beta, n = 1..6, beta = 2."""
+    __tracebackhide__ = True
     for hypothesis, reference in CHRF_CASES:
-        got = _call(chrf, "chrf", hypothesis, reference)
+        got = _call(
+            chrf,
+            f"chrf({hypothesis!r}, {reference!r})",
+            hypothesis,
+            reference,
+            hints=_CHRF_HINTS,
+        )
+        got = _number(got, f"chrf({hypothesis!r}, {reference!r})")
         expected = _reference_chrf(hypothesis, reference)
-        if not isinstance(got, (int, float)) or math.isnan(got):
-            raise AssertionError(f"chrf({hypothesis!r}, {reference!r}) should be a number, got {got!r}")
         if abs(got - expected) > 1e-6:
-            swapped = _reference_chrf(reference, hypothesis)
             hint = ""
-            if abs(got - swapped) < 1e-6:
-                hint = " It equals chrf(reference, hypothesis): are precision and recall swapped?"
+            if abs(got - _reference_chrf(reference, hypothesis)) < 1e-6:
+                hint = (
+                    " It equals chrf(reference, hypothesis): are precision and recall "
+                    "swapped?"
+                )
             elif abs(got - _reference_chrf(hypothesis, reference, beta=1.0)) < 1e-6:
-                hint = " That is the F1 score: chrF weighs recall beta = 2 times as much as precision."
-            raise AssertionError(f"chrf({hypothesis!r}, {reference!r}) = {got:.4f}, expected {expected:.4f} "
-                                 f"(off by {abs(got - expected):.4f}).{hint}")
-    passed("chrf agrees with the reference on identical, near and disjoint strings, and on empty output")
+                hint = (
+                    " That is the F1 score: chrF here uses beta = 2, which weighs "
+                    "recall more than precision."
+                )
+            elif abs(got - 100 * expected) < 1e-4:
+                hint = (
+                    " That is 100 times the score: return a fraction between 0 and 1."
+                )
+            _fail(
+                f"chrf({hypothesis!r}, {reference!r}) = {got:.4f}, expected "
+                f"{expected:.4f} (off by {abs(got - expected):.4f}).{hint}"
+            )
+    passed(
+        "chrf agrees with the reference on identical, near and disjoint strings, and "
+        "on empty output"
+    )
 
 
-RESULT_KEYS = ("exact_match", "chrf", "train_seconds", "peak_mib", "entropy", "parameters")
+RESULT_KEYS = (
+    "exact_match",
+    "chrf",
+    "train_seconds",
+    "peak_mib",
+    "entropy",
+    "parameters",
+)
 
 
+@_check
 def check_experiment(result, model, test_pairs, source_vocab, target_vocab):
-    """The dict run_experiment returns: every number present, in range, and consistent with the model."""
+    """The dict run_experiment returns: every number present, in range, consistent."""
+    __tracebackhide__ = True
     from .dates import translate_batch
 
     if result is None:
-        raise AssertionError("not implemented yet: write `run_experiment` and run it in the cell above")
+        _fail(
+            "not implemented yet: write `run_experiment` and run it in the cell above"
+        )
+    if not isinstance(result, dict):
+        _fail(
+            f"the result should be a dict, got {type(result).__name__}: run_experiment "
+            "returns (model, result), in that order"
+        )
     missing = [key for key in RESULT_KEYS if key not in result]
     if missing:
-        raise AssertionError(f"the result lacks {missing}; run_experiment must return {list(RESULT_KEYS)}")
+        _fail(
+            f"the result lacks {missing}; run_experiment must return "
+            f"{list(RESULT_KEYS)}"
+        )
+    if not isinstance(model, nn.Module):
+        _fail(f"the model should be an nn.Module, got {type(model).__name__}")
+    # PyTorch keeps no peak memory on an Apple GPU: peak_memory_mib returns NaN there
+    no_peak = _model_device(model).type == "mps"
+    numbers = {
+        key: _number(result[key], f"result[{key!r}]")
+        for key in RESULT_KEYS
+        if not (no_peak and key == "peak_mib")
+    }
+    numbers.setdefault("peak_mib", 1.0)
     sample = test_pairs[:100]
     outputs = translate_batch(model, [s for s, _ in sample], source_vocab, target_vocab)
-    exact = sum(o == t for o, (_, t) in zip(outputs, sample, strict=True)) / len(sample)
-    chrf = sum(_reference_chrf(o, t) for o, (_, t) in zip(outputs, sample, strict=True)) / len(sample)
-    full_exact = result["exact_match"]
+    pairs = list(zip(outputs, sample, strict=True))
+    exact = sum(o == t for o, (_, t) in pairs) / len(sample)
+    chrf = sum(_reference_chrf(o, t) for o, (_, t) in pairs) / len(sample)
+    full_exact = numbers["exact_match"]
     if not 0 <= full_exact <= 1 or abs(full_exact - exact) > 0.1:
-        raise AssertionError(f"exact_match {full_exact:.3f} does not match the model's outputs "
-                             f"(the first 100 test dates give {exact:.3f}); it is a fraction between 0 and 1")
-    if abs(result["chrf"] - chrf) > 0.1:
-        raise AssertionError(f"chrf {result['chrf']:.3f} does not match the model's outputs (the first 100 "
-                             f"test dates give {chrf:.3f}); average chrf over the test pairs")
-    if result["parameters"] != sum(p.numel() for p in model.parameters()):
-        raise AssertionError("parameters should count every number the model trains")
-    if not (result["train_seconds"] > 0 and result["peak_mib"] > 0):
-        raise AssertionError("train_seconds and peak_mib should be positive measurements")
+        _fail(
+            f"exact_match {full_exact:.3f} does not match the model's outputs (the "
+            f"first 100 test dates give {exact:.3f}); it is a fraction between 0 and 1"
+        )
+    if abs(numbers["chrf"] - chrf) > 0.1:
+        _fail(
+            f"chrf {numbers['chrf']:.3f} does not match the model's outputs (the first "
+            f"100 test dates give {chrf:.3f}); average chrf over the test pairs"
+        )
+    if numbers["parameters"] != sum(p.numel() for p in model.parameters()):
+        _fail("parameters should count every number the model trains")
+    if not (numbers["train_seconds"] > 0 and numbers["peak_mib"] > 0):
+        _fail("train_seconds and peak_mib should be positive measurements")
     longest = max(len(s) for s, _ in test_pairs)
-    if not 0 <= result["entropy"] <= math.log(longest):
-        raise AssertionError(f"the mean entropy {result['entropy']:.3f} should lie between 0 and "
-                             f"log(longest source) = {math.log(longest):.3f} nats")
-    passed(f"the result is complete and consistent with the model (exact match {full_exact:.3f})")
+    if not 0 <= numbers["entropy"] <= math.log(longest):
+        _fail(
+            f"the mean entropy {numbers['entropy']:.3f} should lie between 0 and "
+            f"log(longest source) = {math.log(longest):.3f} nats"
+        )
+    passed(
+        "the result is complete and consistent with the model (exact match "
+        f"{full_exact:.3f})"
+    )
 
 
-def check_comparison(results):
-    """Both attention models learn the task; attention rows are far sharper than uniform."""
+@_check
+def check_comparison(results, kinds=("bahdanau", "luong-general")):
+    """Both attention models learn the task; attention rows far sharper than uniform."""
+    __tracebackhide__ = True
     if not results or not isinstance(results, dict):
-        raise AssertionError("not implemented yet: run the comparison cell above")
-    for kind, result in results.items():
-        if result["exact_match"] < 0.9:
-            raise AssertionError(f"{kind} reached only {result['exact_match']:.3f} exact match: train longer")
-        if result["entropy"] > 1.5:  # uniform weights over a 10-17 character date: log T = 2.3-2.8 nats
-            raise AssertionError(
-                f"{kind}'s attention has mean entropy {result['entropy']:.2f} nats, close to uniform "
-                "(log T = 2.3-2.8): was the entropy computed on the model's weights?")
+        _fail("not implemented yet: run the comparison cell above")
+    absent = [kind for kind in kinds if kind not in results]
+    if absent:
+        _fail(f"no result for {absent} yet: run the cells above that train them")
+    for kind in kinds:
+        result = results[kind]
+        if not isinstance(result, dict):
+            _fail(f"results[{kind!r}] should be run_experiment's dict")
+        exact = _number(result.get("exact_match"), f"{kind}'s exact_match")
+        entropy = _number(result.get("entropy"), f"{kind}'s entropy")
+        if exact < 0.9:
+            _fail(f"{kind} reached only {exact:.3f} exact match: train longer")
+        if entropy > 1.5:  # uniform over a 10-17 character date: log T = 2.3-2.8 nats
+            _fail(
+                f"{kind}'s attention has mean entropy {entropy:.2f} nats, close to "
+                "uniform (log T = 2.3-2.8): was the entropy computed on the model's "
+                "weights?"
+            )
     passed("both attention models learned the task, with sharp attention")
 
 
-# ---- Exercise 4.3: sentiment classification with self-attention ---------------------------
+# ---- Exercise 4.3: sentiment classification with self-attention ----------------------
 
+_FORWARD_HINTS = [
+    (
+        "index out of range",
+        "an index is out of range: are the position ids torch.arange(T), and "
+        "max_length large enough?",
+    ),
+    (
+        "size of tensor",
+        "check the shapes: ids (B, T), mask (B, T), embeddings (B, T, E)",
+    ),
+]
+
+
+@_check
 def check_sentiment_model(model_class, vocab_size=50):
-    """Embedding -> self-attention -> attention pooling -> linear, masked, for any length."""
+    """Embedding -> self-attention -> pooling -> linear, masked, for any length."""
+    __tracebackhide__ = True
     from .self_attention import MultiHeadAttention
 
     torch.manual_seed(0)
-    model = _call(model_class, "SelfAttentionClassifier", vocab_size)
-    if not any(isinstance(m, (MultiHeadAttention, nn.MultiheadAttention)) for m in model.modules()):
-        raise AssertionError("the model has no self-attention layer: use MultiHeadAttention(embed, heads)")
+    model = _call(
+        model_class,
+        f"SelfAttentionClassifier({vocab_size})",
+        vocab_size,
+        hints=[
+            (
+                TypeError,
+                "the class is SelfAttentionClassifier(vocab_size, embed_size=64, "
+                "num_heads=4, num_classes=2, max_length=128, dropout=0.0)",
+            )
+        ],
+    )
+    if not isinstance(model, nn.Module):
+        _fail(
+            "SelfAttentionClassifier(...) should be an nn.Module, got "
+            f"{type(model).__name__}"
+        )
+    if not any(
+        isinstance(m, (MultiHeadAttention, nn.MultiheadAttention))
+        for m in model.modules()
+    ):
+        _fail(
+            "the model has no self-attention layer: use MultiHeadAttention(embed, "
+            "heads)"
+        )
     model.eval()
-    ids = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])  # (B=2, T=6), 0 = <pad>
+    ids = torch.tensor(
+        [[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]]
+    )  # (B=2, T=6), 0 = <pad>
     mask = ids != 0
-    with torch.no_grad():
-        result = _call(model, "SelfAttentionClassifier.forward", ids, mask)
+
+    def forward(what, *args):
+        __tracebackhide__ = True
+        result = _call(
+            model, f"the model's forward on {what}", *args, hints=_FORWARD_HINTS
+        )
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise AssertionError("forward should return (logits (B, num_classes), pooling weights (B, T))")
-        logits, weights = result
+            _fail(
+                "forward should return (logits (B, num_classes), pooling weights (B, "
+                "T))"
+            )
+        return result
+
+    with torch.no_grad():
+        logits, weights = forward("a batch (2, 6) with padding", ids, mask)
         _expect_shape(logits, (2, 2), "logits")
         _expect_shape(weights, (2, 6), "pooling weights")
-        if not torch.allclose(weights.sum(-1), torch.ones(2), atol=1e-5):
-            raise AssertionError("the pooling weights of each sentence should sum to 1")
+        logits, weights = _as_cpu(logits), _as_cpu(weights)
+        if (weights.sum(-1) - 1).abs().max() > 1e-5:
+            _fail("the pooling weights of each sentence should sum to 1")
         if weights[0, 4:].abs().max() > 1e-6:
-            raise AssertionError("padded positions got pooling weight: pass the mask to AttentionPooling")
-        longer_ids = torch.cat([ids, torch.zeros(2, 5, dtype=torch.long)], dim=1)  # 5 more <pad>
-        longer_logits, _ = model(longer_ids, longer_ids != 0)
+            _fail(
+                "padded positions got pooling weight: pass the mask to AttentionPooling"
+            )
+        longer_ids = torch.cat(
+            [ids, torch.zeros(2, 5, dtype=torch.long)], dim=1
+        )  # more <pad>
+        longer_logits, _ = forward(
+            "the same batch with 5 more <pad>", longer_ids, longer_ids != 0
+        )
         if _max_error(longer_logits, logits) > 1e-4:
-            raise AssertionError(
-                f"adding padding changed the logits by {_max_error(longer_logits, logits):.3g}: the padding "
-                "mask is ignored somewhere (pass mask= to the self-attention and to the pooling)")
-        one, _ = model(ids[1:], mask[1:])
+            _fail(
+                "adding padding changed the logits by "
+                f"{_max_error(longer_logits, logits):.3g}: the padding mask is ignored "
+                "somewhere (pass mask= to the self-attention and to the pooling)"
+            )
+        one, _ = forward("one sentence alone", ids[1:], mask[1:])
         if _max_error(one, logits[1:]) > 1e-4:
-            raise AssertionError("a sentence alone and in a batch should get the same logits")
-        model(torch.randint(2, vocab_size, (3, 40)), torch.ones(3, 40, dtype=torch.bool))  # any length
-    passed("embedding -> self-attention -> pooling -> linear, padding ignored, any length")
+            _fail("a sentence alone and in a batch should get the same logits")
+        forward(
+            "3 sentences of 40 tokens",
+            torch.randint(2, vocab_size, (3, 40)),
+            torch.ones(3, 40, dtype=torch.bool),
+        )  # any length up to max_length
+    passed(
+        "embedding -> self-attention -> pooling -> linear, padding ignored, any length"
+    )
 
 
+@_check
 def check_sentiment_accuracy(test_accuracy, threshold=0.7):
+    __tracebackhide__ = True
     if test_accuracy is None:
-        raise AssertionError("not implemented yet: train the model in the cells above")
-    if test_accuracy < threshold:
-        raise AssertionError(f"test accuracy {test_accuracy:.3f} is below {threshold}: train it (3 epochs) "
-                             "and check the model")
-    passed(f"test accuracy {test_accuracy:.3f} >= {threshold}")
+        _fail("not implemented yet: train the model in the cells above")
+    accuracy = _number(test_accuracy, "the test accuracy")
+    if not 0 <= accuracy <= 1:
+        _fail(f"the test accuracy {accuracy} should be a fraction between 0 and 1")
+    if accuracy < threshold:
+        _fail(
+            f"test accuracy {accuracy:.3f} is below {threshold}: train it (3 epochs) "
+            "and check the model"
+        )
+    passed(f"test accuracy {accuracy:.3f} >= {threshold}")
 
 
-# ---- Exercise 4.5: attention dropout --------------------------------------------------------
+# ---- Exercise 4.5: attention dropout -------------------------------------------------
 
+
+@_check
 def check_attention_dropout(dropout_class):
     """Inverted dropout on the attention weights, in training mode only, masks kept."""
+    __tracebackhide__ = True
     from .attention import BahdanauAttention
 
     torch.manual_seed(0)
@@ -394,135 +940,253 @@ def check_attention_dropout(dropout_class):
     mask = torch.ones(64, 20, dtype=torch.bool)
     mask[:, 15:] = False
     reference_context, reference = inner(query, keys, mask)
-    wrapped = _call(dropout_class, "AttentionDropout", inner, 0.5)
+    reference_context, reference = _as_cpu(reference_context), _as_cpu(reference)
+    wrapped = _call(
+        dropout_class,
+        "AttentionDropout(attention, 0.5)",
+        inner,
+        0.5,
+        hints=[(TypeError, "the wrapper is AttentionDropout(attention, p)")],
+    )
+    if not isinstance(wrapped, nn.Module):
+        _fail("AttentionDropout(...) should be an nn.Module (an AttentionBase)")
     for name in ("query_size", "key_size"):
         if getattr(wrapped, name, None) != getattr(inner, name):
-            raise AssertionError(f"AttentionDropout should copy {name} from the attention it wraps")
+            _fail(f"AttentionDropout should copy {name} from the attention it wraps")
+
+    def forward(mode):
+        __tracebackhide__ = True
+        result = _call(
+            wrapped,
+            f"AttentionDropout.forward in {mode} mode",
+            query,
+            keys,
+            mask,
+            hints=[(ValueError, "The rate p is a probability (0.5, not 50)")],
+        )
+        if not (isinstance(result, tuple) and len(result) == 2):
+            _fail(
+                "forward should return (context, weights), like every course attention"
+            )
+        context, weights = result
+        _expect_shape(
+            context, (64, 6), f"the context of a single-step query in {mode} mode"
+        )
+        _expect_shape(
+            weights, (64, 20), f"the weights of a single-step query in {mode} mode"
+        )
+        return _as_cpu(context), _as_cpu(weights)
+
     wrapped.eval()
-    context, weights = _call(wrapped, "AttentionDropout.forward", query, keys, mask)
-    if _max_error(weights, reference) > 1e-6 or _max_error(context, reference_context) > 1e-5:
-        raise AssertionError("in evaluation mode (model.eval()) the weights must be exactly those of the "
-                             "wrapped attention: dropout is for training only (training=self.training)")
+    context, weights = forward("evaluation")
+    if (
+        _max_error(weights, reference) > 1e-6
+        or _max_error(context, reference_context) > 1e-5
+    ):
+        _fail(
+            "in evaluation mode (model.eval()) the weights must be exactly those of "
+            "the wrapped attention: dropout is for training only "
+            "(training=self.training)"
+        )
     wrapped.train()
-    context, weights = wrapped(query, keys, mask)
-    _expect_shape(weights, (64, 20), "weights")
+    context, weights = forward("training")
     if weights[:, 15:].abs().max() > 0:
-        raise AssertionError("masked positions got weight after dropout: drop the masked softmax's weights")
+        _fail(
+            "masked positions got weight after dropout: drop the masked softmax's "
+            "weights"
+        )
     real = weights[:, :15]
-    dropped = (real == 0).float().mean().item()
+    dropped = (real == 0).double().mean().item()
     if not 0.4 < dropped < 0.6:
-        raise AssertionError(f"with p = 0.5 about half of the weights should be zeroed in training, "
-                             f"{dropped:.0%} were: apply dropout to the weights")
+        _fail(
+            "with p = 0.5 about half of the weights should be zeroed in training, "
+            f"{dropped:.0%} were: apply dropout to the weights"
+        )
     kept = real != 0
-    if torch.allclose(weights.sum(-1), torch.ones(64), atol=1e-4):
-        raise AssertionError("the weights were renormalised after dropout; keep inverted dropout's scaling "
-                             "(divide by 1 - p) instead, so their expectation is unchanged")
+    if (weights.sum(-1) - 1).abs().max() < 1e-4:
+        _fail(
+            "the weights were renormalised after dropout; keep inverted dropout's "
+            "scaling (divide by 1 - p) instead, so their expectation is unchanged"
+        )
     if _max_error(real[kept], 2 * reference[:, :15][kept]) > 1e-5:
-        raise AssertionError("the weights that survive dropout should be divided by 1 - p (= doubled for "
-                             "p = 0.5), as F.dropout does, so that their expected value is unchanged")
-    if _max_error(context, (weights.unsqueeze(1) @ keys).squeeze(1)) > 1e-5:
-        raise AssertionError("the context must be the weighted sum of the keys with the dropped weights")
-    passed("inverted dropout on the weights in training only; masked positions stay at 0")
+        _fail(
+            "the weights that survive dropout should be divided by 1 - p (= doubled "
+            "for p = 0.5), as F.dropout does, so that their expected value is "
+            "unchanged"
+        )
+    if _max_error(context, (weights.unsqueeze(1) @ _as_cpu(keys)).squeeze(1)) > 1e-5:
+        _fail(
+            "the context must be the weighted sum of the keys with the dropped weights"
+        )
+    passed(
+        "inverted dropout on the weights in training only; masked positions stay at 0"
+    )
 
 
+@_check
 def check_dropout_sweep(results, rates=(0.0, 0.1, 0.2, 0.3)):
+    __tracebackhide__ = True
     if not results:
-        raise AssertionError("not implemented yet: write `dropout_sweep` and run it above")
-    if sorted(results) != sorted(rates):
-        raise AssertionError(f"the sweep should cover the rates {list(rates)}, got {sorted(results)}")
+        _fail("not implemented yet: write `dropout_sweep` and run it above")
+    if not isinstance(results, dict):
+        _fail(
+            "dropout_sweep should return a dict {p: row}, got "
+            f"{type(results).__name__}"
+        )
+    if sorted(results, key=str) != sorted(rates, key=str):
+        _fail(
+            f"the sweep should cover the rates {list(rates)} (as fractions), got "
+            f"{sorted(results, key=str)}"
+        )
     for rate, row in results.items():
+        if not isinstance(row, dict):
+            _fail(
+                f"results[{rate}] should be a dict with train_exact, test_exact and gap"
+            )
         for key in ("train_exact", "test_exact", "gap"):
             if key not in row:
-                raise AssertionError(f"results[{rate}] lacks {key!r}")
-        if not (0 <= row["train_exact"] <= 1 and 0 <= row["test_exact"] <= 1):
-            raise AssertionError(f"results[{rate}]: exact match is a fraction between 0 and 1")
-        if abs(row["gap"] - (row["train_exact"] - row["test_exact"])) > 1e-9:
-            raise AssertionError(f"results[{rate}]['gap'] should be train_exact - test_exact")
-    if results[0.0]["train_exact"] < 0.95:
-        raise AssertionError("without dropout the model should fit its training dates (>= 0.95): "
-                             "was it trained?")
+                _fail(f"results[{rate}] lacks {key!r}")
+        train = _number(row["train_exact"], f"results[{rate}]['train_exact']")
+        test = _number(row["test_exact"], f"results[{rate}]['test_exact']")
+        gap = _number(row["gap"], f"results[{rate}]['gap']")
+        if not (0 <= train <= 1 and 0 <= test <= 1):
+            _fail(f"results[{rate}]: exact match is a fraction between 0 and 1")
+        if abs(gap - (train - test)) > 1e-6:
+            _fail(f"results[{rate}]['gap'] should be train_exact - test_exact")
+    if _number(results[0.0]["train_exact"], "train_exact") < 0.95:
+        _fail(
+            "without dropout the model should fit its training dates (>= 0.95): was "
+            "it trained?"
+        )
     passed("the sweep covers every rate, with train and test exact match and their gap")
 
 
-# ---- Exercise 4.2: an attention visualisation tool ------------------------------------------
+# ---- Exercise 4.2: an attention visualisation tool -----------------------------------
 
+
+@_check
 def check_collect_attention(collect_attention, model):
-    """collect_attention(model, text) -> (tokens, [per layer (h, T, T)]); ValueError for bad input."""
+    """(model, text) -> (tokens, [(h, T, T) per layer]); ValueError for bad text."""
+    __tracebackhide__ = True
     model.eval()
-    result = _call(collect_attention, "collect_attention", model, "31415")
+    result = _call(
+        collect_attention, "collect_attention(model, '31415')", model, "31415"
+    )
     if not (isinstance(result, tuple) and len(result) == 2):
-        raise AssertionError("collect_attention should return (tokens, list of per-layer weights)")
+        _fail("collect_attention should return (tokens, list of per-layer weights)")
     tokens, layers = result
-    if list(tokens) != list("31415"):
-        raise AssertionError(f"tokens for '31415' should be ['3', '1', '4', '1', '5'], got {tokens}")
-    ids = torch.tensor([[3, 1, 4, 1, 5]])
+    if not isinstance(tokens, (list, tuple, str)) or list(tokens) != list("31415"):
+        _fail(
+            "tokens for '31415' should be ['3', '1', '4', '1', '5'], got "
+            f"{tokens!r:.80}"
+        )
+    ids = torch.tensor([[3, 1, 4, 1, 5]], device=_model_device(model))
     with torch.no_grad():
         *_, reference = model(ids)
-    if len(layers) != len(reference):
-        raise AssertionError(f"expected one weight tensor per layer ({len(reference)}), got {len(layers)}")
+    if not isinstance(layers, (list, tuple)) or len(layers) != len(reference):
+        _fail(
+            f"expected a list with one weight tensor per layer ({len(reference)}), got "
+            f"{type(layers).__name__}"
+        )
     for index, (got, expected) in enumerate(zip(layers, reference, strict=True)):
         _expect_shape(got, expected.shape[1:], f"weights of layer {index + 1}")
         if _max_error(got, expected[0]) > 1e-6:
-            raise AssertionError(f"the weights of layer {index + 1} differ from the model's: run it in "
-                                 "eval mode on the ids of the text and take the weights it returns")
+            _fail(
+                f"the weights of layer {index + 1} differ from the model's: run it in "
+                "eval mode on the ids of the text and take the weights it returns"
+            )
     for bad in ["31a15", "", "1" * 40]:
         try:
             collect_attention(model, bad)
         except ValueError as error:
             if bad == "31a15" and "a" not in str(error):
-                raise AssertionError(f"the error for '31a15' should name the bad character 'a': {error}") \
-                    from None
+                _fail(
+                    f"the error for '31a15' should name the bad character 'a': {error}"
+                )
             continue
-        except NotImplementedError:
-            raise
         except Exception as error:
-            raise AssertionError(f"collect_attention(model, {bad!r}) should raise ValueError, "
-                                 f"not {type(error).__name__}: {error}") from None
-        raise AssertionError(f"collect_attention(model, {bad!r}) should raise a ValueError saying why")
-    passed("collect_attention returns the tokens and every layer's (h, T, T) weights, and rejects bad input")
+            _fail(
+                f"collect_attention(model, {bad!r}) should raise ValueError, not "
+                f"{type(error).__name__}: {error}"
+            )
+        _fail(f"collect_attention(model, {bad!r}) should raise a ValueError saying why")
+    passed(
+        "collect_attention returns the tokens and every layer's (h, T, T) weights, "
+        "and rejects bad input"
+    )
 
 
+@_check
 def check_head_statistics(head_statistics):
-    """(h, T, T) weights -> {"entropy": (h,), "concentration": (h,)}, means over the query rows."""
-    uniform = torch.full((2, 4, 4), 0.25)
-    one_hot = torch.eye(4).expand(2, 4, 4)
-    stats = _call(head_statistics, "head_statistics", uniform)
-    if not isinstance(stats, dict) or set(stats) != {"entropy", "concentration"}:
-        raise AssertionError("head_statistics should return {'entropy': ..., 'concentration': ...}")
-    _expect_shape(stats["entropy"], (2,), "entropy (one value per head)")
-    _expect_shape(stats["concentration"], (2,), "concentration (one value per head)")
-    if not torch.allclose(stats["entropy"], torch.full((2,), math.log(4)), atol=1e-4):
-        raise AssertionError(f"uniform weights over 4 keys should have entropy log 4 = {math.log(4):.4f}, "
-                             f"got {stats['entropy'].tolist()}")
-    if not torch.allclose(stats["concentration"], torch.full((2,), 0.25), atol=1e-4):
-        raise AssertionError("the concentration of uniform weights over 4 keys is their largest weight, 0.25")
-    sharp = head_statistics(one_hot)
-    if torch.isnan(sharp["entropy"]).any() or not torch.allclose(sharp["entropy"], torch.zeros(2), atol=1e-4):
-        raise AssertionError("one-hot rows should have entropy 0 (and never NaN: 0 log 0 = 0)")
-    if not torch.allclose(sharp["concentration"], torch.ones(2)):
-        raise AssertionError("one-hot rows should have concentration 1")
-    mixed = torch.stack([torch.eye(4), torch.full((4, 4), 0.25)])  # head 1 sharp, head 2 uniform
-    per_head = head_statistics(mixed)
-    if not (per_head["entropy"][0] < 1e-4 and abs(per_head["entropy"][1] - math.log(4)) < 1e-4):
-        raise AssertionError("statistics must be per head: average over the query rows (dim -2) only")
+    """(h, T, T) weights -> {"entropy": (h,), "concentration": (h,)}, row means."""
+    __tracebackhide__ = True
+
+    def statistics(weights, what):
+        __tracebackhide__ = True
+        stats = _call(head_statistics, f"head_statistics({what})", weights)
+        if not isinstance(stats, dict) or set(stats) != {"entropy", "concentration"}:
+            _fail(
+                "head_statistics should return {'entropy': ..., 'concentration': ...}"
+            )
+        if (
+            isinstance(stats["entropy"], torch.Tensor)
+            and torch.isnan(stats["entropy"]).any()
+        ):
+            _fail(f"{what} gave an entropy of NaN: 0 log 0 must count as 0")
+        _expect_shape(stats["entropy"], (2,), "entropy (one value per head)")
+        _expect_shape(
+            stats["concentration"], (2,), "concentration (one value per head)"
+        )
+        return _as_cpu(stats["entropy"]), _as_cpu(stats["concentration"])
+
+    entropy, concentration = statistics(torch.full((2, 4, 4), 0.25), "uniform weights")
+    if (entropy - math.log(4)).abs().max() > 1e-4:
+        _fail(
+            "uniform weights over 4 keys should have entropy log 4 = "
+            f"{math.log(4):.4f}, got {entropy.tolist()}"
+        )
+    if (concentration - 0.25).abs().max() > 1e-4:
+        _fail(
+            "the concentration of uniform weights over 4 keys is their largest "
+            "weight, 0.25"
+        )
+    entropy, concentration = statistics(torch.eye(4).repeat(2, 1, 1), "one-hot rows")
+    if entropy.abs().max() > 1e-4:
+        _fail("one-hot rows should have entropy 0 (and never NaN: 0 log 0 = 0)")
+    if (concentration - 1).abs().max() > 1e-6:
+        _fail("one-hot rows should have concentration 1")
+    mixed = torch.stack(
+        [torch.eye(4), torch.full((4, 4), 0.25)]
+    )  # head 1 sharp, 2 uniform
+    entropy, _ = statistics(mixed, "a sharp head and a uniform head")
+    if not (entropy[0] < 1e-4 and abs(entropy[1] - math.log(4)) < 1e-4):
+        _fail("statistics must be per head: average over the query rows (dim -2) only")
     passed("head_statistics gives each head's mean entropy and mean largest weight")
 
 
+@_check
 def check_show_attention(show_attention, model):
     """A figure with one panel per (layer, head), titled "Layer l, Head h"."""
+    __tracebackhide__ = True
     import matplotlib.pyplot as plt
 
-    figure = _call(show_attention, "show_attention", model, "2718281")
-    if not hasattr(figure, "axes"):
-        raise AssertionError("show_attention should return the matplotlib Figure it drew")
+    figure = _call(show_attention, "show_attention(model, '2718281')", model, "2718281")
+    if not hasattr(figure, "axes") or not hasattr(figure, "savefig"):
+        _fail(
+            "show_attention should return the matplotlib Figure it drew, got "
+            f"{type(figure).__name__}"
+        )
     layers, heads = len(model.layers), model.layers[0].attention.num_heads
     panels = [ax for ax in figure.axes if ax.get_title()]
     titles = [ax.get_title() for ax in panels]
     plt.close(figure)
     if len(panels) != layers * heads:
-        raise AssertionError(f"expected {layers * heads} titled panels (layers x heads), got {len(panels)}")
+        _fail(
+            f"expected {layers * heads} titled panels (layers x heads), got "
+            f"{len(panels)}"
+        )
     for layer in range(1, layers + 1):
         for head in range(1, heads + 1):
             if not any(t.startswith(f"Layer {layer}, Head {head}") for t in titles):
-                raise AssertionError(f"no panel titled 'Layer {layer}, Head {head}'; titles: {titles}")
+                _fail(f"no panel titled 'Layer {layer}, Head {head}'; titles: {titles}")
     passed("one panel per layer and head, titled 'Layer l, Head h'")

@@ -248,7 +248,7 @@ def test_comparison_check_rejects_an_unlearned_or_uniform_model():
     with pytest.raises(AssertionError, match="train longer"):
         check_comparison({"bahdanau": fine, "luong-general": {"exact_match": 0.5, "entropy": 0.3}})
     with pytest.raises(AssertionError, match="close to uniform"):
-        check_comparison({"bahdanau": {"exact_match": 0.99, "entropy": 2.4}})
+        check_comparison({"bahdanau": {"exact_match": 0.99, "entropy": 2.4}, "luong-general": fine})
     with pytest.raises(AssertionError, match="not implemented yet"):
         check_comparison({})
 
@@ -440,3 +440,258 @@ def test_show_attention_check():
     check_show_attention(show, model)
     with pytest.raises(AssertionError, match="no panel titled 'Layer 1, Head 1'"):
         check_show_attention(lambda m, t: show(m, t, title="L{l} H{h}"), model)
+
+
+# ---- Every check is total: a plausible wrong answer gets its hint, never a crash ---------------
+
+def raises_value_error(*args, **kwargs):
+    raise ValueError("something inside the answer went wrong")
+
+
+JUNK = {"None": lambda *a, **k: None, "NaN": lambda *a, **k: float("nan"), "a string": lambda *a, **k: "x",
+        "a NaN tensor": lambda *a, **k: torch.full((2, 3), float("nan")),
+        "a tuple": lambda *a, **k: (torch.zeros(2), torch.zeros(2)), "an error": raises_value_error}
+FUNCTION_CHECKS = [check_split_heads, check_merge_heads, check_multi_head_attention, check_attention_entropy,
+                   check_chrf, check_head_statistics]
+
+
+@pytest.mark.parametrize("answer", JUNK.values(), ids=JUNK.keys())
+@pytest.mark.parametrize("check", FUNCTION_CHECKS, ids=lambda c: c.__name__)
+def test_a_junk_answer_gets_an_assertion_error_not_a_crash(check, answer):
+    with pytest.raises(AssertionError):
+        check(answer)
+
+
+def test_an_error_inside_the_answer_is_named_with_its_line():
+    with pytest.raises(AssertionError, match=r"raised ValueError: something inside .* "
+                                             r"\(in `raises_value_error`, line \d+ of its cell: `raise "):
+        check_chrf(raises_value_error)
+
+
+def test_chrf_without_the_zero_guards_gets_the_hint():
+    def unguarded(hypothesis, reference, max_n=6, beta=2.0):
+        from collections import Counter
+        precisions, recalls = [], []
+        for n in range(1, max_n + 1):
+            hyp = Counter(hypothesis[i:i + n] for i in range(len(hypothesis) - n + 1))
+            ref = Counter(reference[i:i + n] for i in range(len(reference) - n + 1))
+            matches = sum((hyp & ref).values())
+            precisions.append(matches / sum(hyp.values()))
+            recalls.append(matches / sum(ref.values()))
+        p, r = sum(precisions) / max_n, sum(recalls) / max_n
+        return (1 + beta**2) * p * r / (beta**2 * p + r)
+    with pytest.raises(AssertionError, match="ZeroDivisionError.*Skip the orders n where either string"):
+        check_chrf(unguarded)
+
+
+def test_chrf_as_a_percentage_or_a_tensor():
+    with pytest.raises(AssertionError, match="100 times the score"):
+        check_chrf(lambda h, r: 100 * chrf(h, r))
+    check_chrf(lambda h, r: torch.tensor(chrf(h, r)))  # a one-element tensor is a number
+
+
+def test_length_report_off_by_one_gets_the_inclusive_hint():
+    """range(low, high) skips the last length and leaves the bucket (6, 6) empty: no ZeroDivisionError."""
+    def exclusive(model, buckets, n=100):
+        report = {}
+        for name, (low, high) in buckets.items():
+            accuracy = []
+            for T in range(low, high):  # off by one
+                source, target = make_reversal_batch(n, T, torch.Generator().manual_seed(T))
+                tokens, _ = model.generate(source, T)
+                accuracy.append((tokens == target).float().mean().item())
+            report[name] = {"accuracy": sum(accuracy) / len(accuracy), "entropy": 0.0,
+                            "normalised_entropy": 0.0}
+        return report
+    with pytest.raises(AssertionError, match=r"ZeroDivisionError.*range\(low, high \+ 1\)"):
+        check_length_report(exclusive, tiny_model())
+    # the same mistake with zip(*rows, strict=True) ends in a ValueError: the same hint
+    with pytest.raises(AssertionError, match=r"range\(low, high \+ 1\)"):
+        check_length_report(lambda m, b, n: length_report(m, b, n, lengths=lambda lo, hi: range(lo, hi)),
+                            tiny_model())
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, "should be a number"), (float("nan"), "is NaN"), (torch.zeros(3), "one number"),
+    ("0.5", "a number"),
+])
+def test_length_report_values_of_the_wrong_kind(value, message):
+    def report(model, buckets, n=100):
+        return {name: {"accuracy": value, "entropy": 0.0, "normalised_entropy": 0.0} for name in buckets}
+    with pytest.raises(AssertionError, match=message):
+        check_length_report(report, tiny_model())
+
+
+def test_findings_reject_nan_missing_keys_and_non_dicts():
+    good = {name: {"accuracy": 0.99, "entropy": 0.1 * i, "normalised_entropy": 0.1}
+            for i, name in enumerate(BUCKETS)}
+    check_length_findings(good)
+    with pytest.raises(AssertionError, match="is NaN"):
+        check_length_findings({**good, "short": {**good["short"], "accuracy": float("nan")}})
+    with pytest.raises(AssertionError, match="has no 'entropy'"):
+        check_length_findings({**good, "long": {"accuracy": 0.9}})
+    with pytest.raises(AssertionError, match="buckets"):
+        check_length_findings([1, 2, 3])
+
+
+def test_merge_with_view_after_transpose_gets_the_contiguous_hint():
+    def merge_transposed_with_view(x):
+        B, h, T, d = x.shape
+        return x.transpose(1, 2).view(B, T, h * d)  # after transpose: not contiguous
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        merge_transposed_with_view(split_heads(torch.randn(2, 5, 12), 3).contiguous())  # torch crashes
+    with pytest.raises(AssertionError, match=r"RuntimeError: view size .*use \.reshape"):  # the check: why
+        check_merge_heads(merge_transposed_with_view)
+
+
+def test_mask_broadcast_wrong_or_inverted():
+    def wrong_axes(q, k, v, wi, bi, wo, bo, h, mask=None):
+        return make_mha()(q, k, v, wi, bi, wo, bo, h, None if mask is None else mask[:, None, :, None])
+    with pytest.raises(AssertionError, match=r"mask\[:, None, None, :\]"):
+        check_multi_head_attention(wrong_axes)
+
+    def inverted(q, k, v, wi, bi, wo, bo, h, mask=None):
+        return make_mha()(q, k, v, wi, bi, wo, bo, h, None if mask is None else ~mask)
+    with pytest.raises(AssertionError, match="is the mask inverted"):
+        check_multi_head_attention(inverted)
+
+
+def test_a_double_precision_answer_is_compared_not_crashed():
+    check_split_heads(lambda x, h: split_heads(x, h).double())
+    check_multi_head_attention(lambda *a, **k: tuple(t.double() for t in make_mha()(*a, **k)))
+    check_attention_entropy(lambda w: entropy(w.double()))
+    check_head_statistics(lambda w: {k: v.double() for k, v in stats(w).items()})
+
+
+def test_heads_check_shapes_and_wording(capsys):
+    with pytest.raises(AssertionError, match="do not average over the heads"):
+        check_heads_specialise(torch.full((4, 8, 8), 1 / 8))
+    with pytest.raises(AssertionError, match="at least 3 positions"):
+        check_heads_specialise(torch.full((4, 2, 2, 2), 0.5))
+    left_right = torch.zeros(4, 2, 8, 8)
+    positions = torch.arange(8)
+    left_right[:, 0, positions, (positions + 1) % 8] = 1  # head 1 reads the right neighbour
+    left_right[:, 1, positions, (positions - 1) % 8] = 1
+    check_heads_specialise(left_right)
+    message = capsys.readouterr().out
+    assert "head 2 reads the left neighbour and head 1 the right one" in message
+    assert "on the right neighbour" not in message
+
+
+def test_experiment_result_in_the_wrong_order_or_with_none(untrained_date_model):
+    model, test, source_vocab, target_vocab = untrained_date_model
+    with pytest.raises(AssertionError, match=r"returns \(model, result\), in that order"):
+        check_experiment(model, {"exact_match": 0.0}, test, source_vocab, target_vocab)
+    full = dict.fromkeys(("exact_match", "chrf", "train_seconds", "peak_mib", "entropy", "parameters"), 1.0)
+    with pytest.raises(AssertionError, match=r"result\['train_seconds'\] should be a number"):
+        check_experiment({**full, "train_seconds": None}, model, test, source_vocab, target_vocab)
+
+
+def test_comparison_needs_both_models():
+    with pytest.raises(AssertionError, match=r"no result for \['luong-general'\]"):
+        check_comparison({"bahdanau": {"exact_match": 1.0, "entropy": 0.3}})
+
+
+@pytest.mark.parametrize("value, message", [
+    (float("nan"), "is NaN"), (74.4, "fraction between 0 and 1"), ("0.74", "should be a number"),
+])
+def test_sentiment_accuracy_of_the_wrong_kind(value, message):
+    with pytest.raises(AssertionError, match=message):
+        check_sentiment_accuracy(value)
+
+
+def test_sentiment_model_errors_inside_forward_get_hints():
+    base = make_classifier()
+
+    class ShortPositions(base):
+        def forward(self, ids, mask):
+            if ids.shape[1] > 20:
+                self.position(torch.tensor([500]))  # max_length too small
+            return super().forward(ids, mask)
+
+    with pytest.raises(AssertionError, match="3 sentences of 40 tokens raised IndexError.*max_length"):
+        check_sentiment_model(ShortPositions)
+
+    with pytest.raises(AssertionError, match=r"SelfAttentionClassifier\(vocab_size"):
+        check_sentiment_model(lambda: None)  # a constructor with the wrong signature
+
+
+def test_dropout_wrapper_of_the_wrong_form():
+    good = make_dropout()
+
+    class ContextOnly(good):
+        def forward(self, *args, **kwargs):
+            return super().forward(*args, **kwargs)[0]
+
+    with pytest.raises(AssertionError, match=r"return \(context, weights\)"):
+        check_attention_dropout(ContextOnly)
+
+    class Percent(good):
+        def __init__(self, attention, p):
+            super().__init__(attention, 100 * p)
+
+    with pytest.raises(AssertionError, match=r"rate p is a probability \(0.5, not 50\)"):
+        check_attention_dropout(Percent)
+
+
+def test_sweep_of_the_wrong_form():
+    row = {"train_exact": 1.0, "test_exact": 0.9, "gap": 0.1}
+    with pytest.raises(AssertionError, match="as fractions"):
+        check_dropout_sweep({p: dict(row) for p in (0, 10, 20, 30)})
+    with pytest.raises(AssertionError, match="should be a dict"):
+        check_dropout_sweep({p: 1.0 for p in (0.0, 0.1, 0.2, 0.3)})
+    with pytest.raises(AssertionError, match="is NaN"):
+        check_dropout_sweep({p: {**row, "test_exact": float("nan")} for p in (0.0, 0.1, 0.2, 0.3)})
+
+
+def test_collect_and_show_of_the_wrong_form():
+    model = TinyReader()
+    with pytest.raises(AssertionError, match="one weight tensor per layer"):
+        check_collect_attention(lambda m, t: (list(t), torch.stack(collect(m, t)[1])), model)
+    with pytest.raises(AssertionError, match=r"has shape \(1, 2, 5, 5\)"):
+        check_collect_attention(lambda m, t: (list(t), [w[None] for w in collect(m, t)[1]]), model)
+    with pytest.raises(AssertionError, match="should return the matplotlib Figure"):
+        check_show_attention(lambda m, t: None, model)
+
+
+# ---- A given cell that uses an unwritten answer says so in one line ----------------------------
+
+def run_cell(code, namespace):
+    """Run `code` as a notebook cell would (its own file name, the namespace as globals)."""
+    exec(compile(code, "/tmp/ipykernel_0/cell.py", "exec"), namespace)
+
+
+def test_needs_answers_names_the_unwritten_function():
+    from attention_course.checks import needs_answers
+    namespace = {"needs_answers": needs_answers}
+    run_cell("def split_heads(x, h):\n    raise NotImplementedError()\n\n"
+             "def uses_it(x):\n    return split_heads(x, 2) + 1\n", namespace)
+    with pytest.raises(AssertionError, match="not implemented yet: write `split_heads`"):
+        run_cell("with needs_answers():\n    uses_it(1)\n", namespace)
+
+
+def test_needs_answers_says_not_available_for_a_name_an_earlier_cell_did_not_make():
+    from attention_course.checks import needs_answers
+    namespace = {"needs_answers": needs_answers}
+    with pytest.raises(AssertionError, match="not available yet: name 'weights' is not defined"):
+        run_cell("with needs_answers():\n    print(weights)\n", namespace)
+
+
+def test_needs_answers_leaves_the_learners_own_errors_alone():
+    from attention_course.checks import needs_answers
+    namespace = {"needs_answers": needs_answers}
+    run_cell("def buggy():\n    return undefined_name\n", namespace)
+    with pytest.raises(NameError):  # a typo inside a function is the learner's bug: shown as it is
+        run_cell("with needs_answers():\n    buggy()\n", namespace)
+    with pytest.raises(NotImplementedError, match="MPS"):  # torch's own, with a message
+        run_cell("with needs_answers():\n    raise NotImplementedError('not on MPS')\n", namespace)
+    run_cell("with needs_answers():\n    x = 1\n", namespace)  # nothing wrong: nothing raised
+    assert namespace["x"] == 1
+
+
+def test_an_unwritten_class_names_its_method():
+    namespace = {}
+    run_cell("class Wrapper:\n    def __init__(self, attention, p):\n        raise NotImplementedError()\n",
+             namespace)
+    with pytest.raises(AssertionError, match=r"not implemented yet: write `Wrapper.__init__`"):
+        check_attention_dropout(namespace["Wrapper"])
