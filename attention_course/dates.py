@@ -18,14 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.std import tqdm  # a text bar: the same in JupyterLab, in a terminal and under nbval
 
-from attention_course.attention import AttentionBase, AttentionDecoder, BahdanauAttention, LuongAttention
+from attention_course.attention import (
+    AttentionBase,
+    AttentionDecoder,
+    BahdanauAttention,
+    LuongAttention,
+)
+from attention_course.utils import progress_bar
 
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december"]
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-FIRST_DAY, LAST_DAY = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)  # "yy" is 1950-2049
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december"]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+            "sunday"]
+# "yy" is read as a year of 1950-2049
+FIRST_DAY, LAST_DAY = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)
 
 #: Source formats: {field} is filled from the date, everything else is copied as is.
 FORMATS = [
@@ -56,7 +63,10 @@ def _field_values(date):
 
 
 def render_date(date, fmt):
-    """(source text, {"year"/"month"/"day"/"weekday": source character positions}) for one format."""
+    """One date in one format -> (source text, {part: source character positions}).
+
+    The parts are "year", "month", "day" and "weekday".
+    """
     values, text, spans = _field_values(date), "", {}
     for literal, field in re.findall(r"([^{]*)(?:\{(\w+)\})?", fmt):
         text += literal
@@ -68,7 +78,8 @@ def render_date(date, fmt):
 
 
 def generate_dates(n, seed=0):
-    """n (source, target) pairs: a random day of 1950-2049 in a random format -> "YYYY-MM-DD"."""
+    """n (source, target) pairs: a random day of 1950-2049 in a random format,
+    and the same day as "YYYY-MM-DD"."""
     rng = random.Random(seed)
     span = (LAST_DAY - FIRST_DAY).days
     pairs = []
@@ -80,7 +91,7 @@ def generate_dates(n, seed=0):
 
 
 def split_dates(n_train, n_val, n_test, seed=0):
-    """Train, validation and test pairs; no source string appears in two splits (or twice)."""
+    """Train, validation and test pairs; no source string is in two splits, or twice."""
     needed, pairs, seen, attempt = n_train + n_val + n_test, [], set(), 0
     while len(pairs) < needed:
         for source, target in generate_dates(needed, seed=seed + 1000 * attempt):
@@ -88,14 +99,15 @@ def split_dates(n_train, n_val, n_test, seed=0):
                 seen.add(source)
                 pairs.append((source, target))
         attempt += 1
-    return pairs[:n_train], pairs[n_train:n_train + n_val], pairs[n_train + n_val:]
+    n_seen = n_train + n_val
+    return pairs[:n_train], pairs[n_train:n_seen], pairs[n_seen:]
 
 
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # ids 0, 1, 2, 3 in every vocabulary
 
 
 class CharVocab:
-    """Characters <-> ids. Ids 0-3 are <pad>, <sos>, <eos>, <unk>; then the characters, sorted."""
+    """Characters <-> ids: 0-3 are <pad>, <sos>, <eos>, <unk>, then the characters."""
 
     def __init__(self, characters):
         self.itos = SPECIALS + sorted(set(characters) - set(SPECIALS))
@@ -110,7 +122,7 @@ class CharVocab:
         return len(self.itos)
 
     def unknown(self, text):
-        """The characters of text that are not in the vocabulary, in order of appearance."""
+        """The characters of text that are not in the vocabulary, in order."""
         return sorted(set(text) - set(self.stoi), key=text.index)
 
     def encode(self, text, sos=False, eos=False):
@@ -134,18 +146,25 @@ class DateBatch(NamedTuple):
     decoder_input: torch.Tensor  # (B, T_tgt): <sos> y_1 ... y_{T-1}
     target: torch.Tensor  # (B, T_tgt): y_1 ... y_{T-1} <eos>, padded with <pad>
 
+    def to(self, device):
+        """The same batch with every tensor on `device`."""
+        return DateBatch(*(tensor.to(device) for tensor in self))
+
 
 def pad_batch(sequences, pad_id):
     """Lists of ids -> (B, T_max) tensor padded at the end with pad_id."""
     longest = max(len(s) for s in sequences)
-    return torch.tensor([s + [pad_id] * (longest - len(s)) for s in sequences], dtype=torch.long)
+    padded = [s + [pad_id] * (longest - len(s)) for s in sequences]
+    return torch.tensor(padded, dtype=torch.long)
 
 
 def collate_dates(pairs, source_vocab, target_vocab):
     """(source, target) pairs -> a DateBatch."""
-    source = pad_batch([source_vocab.encode(s) for s, _ in pairs], source_vocab.pad)  # (B, T_src)
-    target_ids = [target_vocab.encode(t, sos=True, eos=True) for _, t in pairs]  # <sos> ... <eos>
-    decoder_input = pad_batch([ids[:-1] for ids in target_ids], target_vocab.pad)  # (B, T_tgt)
+    source_ids = [source_vocab.encode(s) for s, _ in pairs]
+    source = pad_batch(source_ids, source_vocab.pad)  # (B, T_src)
+    # <sos> y_1 ... y_T <eos> for each target
+    target_ids = [target_vocab.encode(t, sos=True, eos=True) for _, t in pairs]
+    decoder_input = pad_batch([ids[:-1] for ids in target_ids], target_vocab.pad)
     target = pad_batch([ids[1:] for ids in target_ids], target_vocab.pad)  # (B, T_tgt)
     return DateBatch(source, source != source_vocab.pad, decoder_input, target)
 
@@ -153,36 +172,43 @@ def collate_dates(pairs, source_vocab, target_vocab):
 def date_loader(pairs, source_vocab, target_vocab, batch_size=64, shuffle=True, seed=0):
     """A DataLoader of DateBatches; with shuffle, the order is fixed by seed."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(pairs, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=partial(collate_dates, source_vocab=source_vocab, target_vocab=target_vocab))
+    collate = partial(collate_dates, source_vocab=source_vocab,
+                      target_vocab=target_vocab)
+    return DataLoader(pairs, batch_size=batch_size, shuffle=shuffle,
+                      generator=generator, collate_fn=collate)
 
 
 class DateEncoder(nn.Module):
-    """Bidirectional GRU: per-character states (the keys) and the decoder's initial state."""
+    """Bidirectional GRU: per-character states (the keys), the decoder's first state."""
 
     def __init__(self, vocab_size, embed_size, hidden_size):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
-        self.rnn = nn.GRU(embed_size, hidden_size // 2, batch_first=True, bidirectional=True)
+        self.rnn = nn.GRU(embed_size, hidden_size // 2, batch_first=True,
+                          bidirectional=True)
         self.init_state = nn.Linear(hidden_size, hidden_size)
 
     def forward(self, source, source_mask):
-        """source, source_mask (B, T_src) -> keys (B, T_src, H), initial state (B, H)."""
-        lengths = source_mask.sum(dim=1).cpu()  # (B,)
-        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(source), lengths, batch_first=True,
-                                                   enforce_sorted=False)
-        states, last = self.rnn(packed)  # last (2, B, H/2): each direction's final state
+        """source, source_mask (B, T_src) -> keys (B, T_src, H), first state (B, H)."""
+        lengths = source_mask.sum(dim=1).cpu()  # (B,): packing wants them on the CPU
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(source), lengths, batch_first=True, enforce_sorted=False)
+        # last (2, B, H/2): the final state of each direction
+        states, last = self.rnn(packed)
         keys, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True,
-                                                   total_length=source.shape[1])  # (B, T_src, H)
-        state = torch.tanh(self.init_state(torch.cat([last[0], last[1]], dim=-1)))  # (B, H)
+                                                   total_length=source.shape[1])
+        # keys (B, T_src, H)
+        both = torch.cat([last[0], last[1]], dim=-1)  # (B, H)
+        state = torch.tanh(self.init_state(both))  # (B, H)
         return keys, state
 
 
 class FixedContext(AttentionBase):
-    """The no-attention baseline in the shape of an attention module.
+    """The baseline without attention, in the shape of an attention module.
 
-    Every score is 0, so the weights are uniform over the real characters and the context is
-    the mean encoder state: the same vector at every output step, whatever the decoder asks.
+    Every score is 0, so the weights are uniform over the real characters and the
+    context is the mean of the encoder states: the same vector at every output step,
+    whatever the decoder asks.
     """
 
     def __init__(self, query_size, key_size):
@@ -190,7 +216,8 @@ class FixedContext(AttentionBase):
         self.query_size, self.key_size = query_size, key_size
 
     def score(self, query, projected_keys):
-        return query.new_zeros(query.shape[0], query.shape[1], projected_keys.shape[1])  # (B, T_q, T)
+        B, T_q, T = query.shape[0], query.shape[1], projected_keys.shape[1]
+        return query.new_zeros(B, T_q, T)  # (B, T_q, T_src)
 
 
 ATTENTION_KINDS = ("bahdanau", "luong-dot", "luong-general", "none")
@@ -204,20 +231,23 @@ def make_attention(kind, hidden_size):
         return LuongAttention(hidden_size, hidden_size, score=kind.split("-")[1])
     if kind == "none":
         return FixedContext(hidden_size, hidden_size)
-    raise ValueError(f"attention must be one of {', '.join(ATTENTION_KINDS)}; got {kind!r}")
+    raise ValueError(f"attention must be one of {', '.join(ATTENTION_KINDS)}; "
+                     f"got {kind!r}")
 
 
 class DateSeq2Seq(nn.Module):
-    """BiGRU encoder + the course's AttentionDecoder, for character-level date normalisation."""
+    """BiGRU encoder + the course's AttentionDecoder: character-level dates."""
 
-    def __init__(self, source_vocab_size, target_vocab_size, embed_size=32, hidden_size=64,
-                 attention="bahdanau"):
+    def __init__(self, source_vocab_size, target_vocab_size, embed_size=32,
+                 hidden_size=64, attention="bahdanau"):
         super().__init__()
-        self.config = dict(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size,
-                           embed_size=embed_size, hidden_size=hidden_size, attention=attention)
+        self.config = dict(source_vocab_size=source_vocab_size,
+                           target_vocab_size=target_vocab_size, embed_size=embed_size,
+                           hidden_size=hidden_size, attention=attention)
         self.encoder = DateEncoder(source_vocab_size, embed_size, hidden_size)
-        self.decoder = AttentionDecoder(target_vocab_size, embed_size, hidden_size, hidden_size,
-                                        make_attention(attention, hidden_size))
+        attention_module = make_attention(attention, hidden_size)
+        self.decoder = AttentionDecoder(target_vocab_size, embed_size, hidden_size,
+                                        hidden_size, attention_module)
 
     def forward(self, source, source_mask, decoder_input):
         """Teacher forcing -> logits (B, T_tgt, V_tgt), weights (B, T_tgt, T_src)."""
@@ -226,20 +256,28 @@ class DateSeq2Seq(nn.Module):
 
 
 def sequence_loss(logits, target, pad_id=0):
-    """Mean cross-entropy over the real target tokens: <pad> positions count for nothing."""
+    """Mean cross-entropy over the real target tokens: <pad> positions count for none.
+
+    logits (B, T_tgt, V), target (B, T_tgt) -> a scalar.
+    """
     return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad_id)
 
 
 @torch.no_grad()
 def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12):
-    """Feed back the most likely token -> tokens (B, L), weights (B, L, T_src); stops at <eos>."""
+    """Feed back the most likely token -> tokens (B, L), weights (B, L, T_src).
+
+    Stops when every sequence has written <eos> (or after max_length steps).
+    """
     keys, state = model.encoder(source, source_mask)  # (B, T_src, H), (B, H)
     projected = model.decoder.attention.project_keys(keys)  # once per source sequence
-    token = torch.full((source.shape[0],), sos_id, dtype=torch.long, device=source.device)  # (B,)
+    B = source.shape[0]
+    token = torch.full((B,), sos_id, dtype=torch.long, device=source.device)  # (B,)
     tokens, weights = [], []
     done = torch.zeros_like(token, dtype=torch.bool)  # (B,)
     for _ in range(max_length):
-        logits, state, step_weights = model.decoder.step(token, state, keys, projected, source_mask)
+        logits, state, step_weights = model.decoder.step(token, state, keys, projected,
+                                                         source_mask)
         token = logits.argmax(dim=-1)  # (B,)
         tokens.append(token)
         weights.append(step_weights)
@@ -250,105 +288,131 @@ def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12)
 
 
 @torch.no_grad()
-def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2, max_length=12):
-    """Beam search for ONE source (1, T_src) -> (tokens (L,), weights (L, T_src), log-probability).
+def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
+                max_length=12):
+    """Beam search for ONE source (1, T_src) -> (tokens (L,), weights (L, T_src),
+    log-probability).
 
-    Keeps the beam_size most probable prefixes; a prefix that wrote <eos> is finished. Returns
-    the most probable finished sequence. beam_size=1 is greedy decoding.
+    Keeps the beam_size most probable open prefixes; an extension that writes <eos> is a
+    finished sequence, set aside without taking a place in the beam. Returns the most
+    probable finished sequence. beam_size=1 is greedy decoding.
     """
     if source.shape[0] != 1:
-        raise ValueError(f"beam_search decodes one source at a time: (1, T_src), got {tuple(source.shape)}")
+        raise ValueError("beam_search decodes one source at a time: (1, T_src), "
+                         f"got {tuple(source.shape)}")
     keys, state = model.encoder(source, source_mask)  # (1, T_src, H), (1, H)
     projected = model.decoder.attention.project_keys(keys)
-    beams = [([sos_id], [], 0.0, state[0])]  # (tokens, weights, log-probability, state (H,))
-    finished = []
+    # a beam: (tokens, weights, log-probability, state (H,))
+    beams, finished = [([sos_id], [], 0.0, state[0])], []
     for _ in range(max_length):
+        k = len(beams)
         tokens = torch.tensor([b[0][-1] for b in beams], device=source.device)  # (k,)
         states = torch.stack([b[3] for b in beams])  # (k, H)
-        k = len(beams)
-        logits, states, weights = model.decoder.step(tokens, states, keys.expand(k, -1, -1),
-                                                     projected.expand(k, -1, -1), source_mask.expand(k, -1))
+        logits, states, weights = model.decoder.step(
+            tokens, states, keys.expand(k, -1, -1), projected.expand(k, -1, -1),
+            source_mask.expand(k, -1))
         so_far = torch.tensor([b[2] for b in beams], device=logits.device)  # (k,)
         scores = torch.log_softmax(logits, dim=-1) + so_far.unsqueeze(1)  # (k, V)
-        top = scores.flatten().topk(min(beam_size, scores.numel()))
+        # at most k extensions write <eos> (one per prefix): 2k hold k open ones
+        top = scores.flatten().topk(min(2 * beam_size, scores.numel()))
         candidates = []
         for score, index in zip(top.values.tolist(), top.indices.tolist(), strict=True):
             b, token = divmod(index, scores.shape[1])
             beam = (beams[b][0] + [token], beams[b][1] + [weights[b]], score, states[b])
             (finished if token == eos_id else candidates).append(beam)
+            if len(candidates) == beam_size:
+                break
         finished.sort(key=lambda beam: -beam[2])
         if not candidates or (finished and finished[0][2] >= candidates[0][2]):
-            break  # log-probabilities only fall: no open prefix can beat the best finished one
+            # log-probabilities only fall: no open prefix can beat the best finished
+            break
         beams = candidates
     best = max(finished or beams, key=lambda beam: beam[2])
-    return torch.tensor(best[0][1:]), torch.stack(best[1]), best[2]
+    tokens = torch.tensor(best[0][1:], device=source.device)  # (L,)
+    return tokens, torch.stack(best[1]), best[2]
 
 
-def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1, batch_size=512):
-    """Decode a list of source strings (greedy for beam_size=1, else beam search one by one)."""
+def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
+                    batch_size=512):
+    """Decode source strings: greedy for beam_size=1, else beam search one by one.
+
+    Runs on the model's device; returns a list of strings.
+    """
     model.eval()
     device = next(model.parameters()).device
     outputs = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start:start + batch_size]
-        source = pad_batch([source_vocab.encode(s) for s in chunk], source_vocab.pad).to(device)
+        ids = [source_vocab.encode(s) for s in chunk]
+        source = pad_batch(ids, source_vocab.pad).to(device)  # (B, T_src)
         mask = source != source_vocab.pad  # (B, T_src)
         if beam_size == 1:
-            tokens, _ = greedy_decode(model, source, mask, target_vocab.sos, target_vocab.eos)
+            tokens, _ = greedy_decode(model, source, mask, target_vocab.sos,
+                                      target_vocab.eos)
             outputs += [target_vocab.decode(row) for row in tokens.tolist()]
-        else:
-            for i in range(len(chunk)):
-                length = int(mask[i].sum())
-                tokens, _, _ = beam_search(model, source[i:i + 1, :length], mask[i:i + 1, :length],
-                                           beam_size, target_vocab.sos, target_vocab.eos)
-                outputs.append(target_vocab.decode(tokens.tolist()))
+            continue
+        for i in range(len(chunk)):
+            T = int(mask[i].sum())
+            tokens, _, _ = beam_search(model, source[i:i + 1, :T], mask[i:i + 1, :T],
+                                       beam_size, target_vocab.sos, target_vocab.eos)
+            outputs.append(target_vocab.decode(tokens.tolist()))
     return outputs
 
 
 def exact_match(model, pairs, source_vocab, target_vocab, beam_size=1):
     """Fraction of pairs whose decoded output equals the target exactly."""
-    outputs = translate_batch(model, [s for s, _ in pairs], source_vocab, target_vocab, beam_size)
+    sources = [s for s, _ in pairs]
+    outputs = translate_batch(model, sources, source_vocab, target_vocab, beam_size)
     return sum(o == t for o, (_, t) in zip(outputs, pairs, strict=True)) / len(pairs)
 
 
-def train_dates(model, train_loader, val_pairs, source_vocab, target_vocab, steps, lr=1e-2,
-                clip=1.0, eval_every=20, progress=True):
-    """Teacher-forced training for `steps` batches: Adam, learning rate decayed linearly to lr/10,
-    gradient norm clipped at `clip`.
+def train_dates(model, train_loader, val_pairs, source_vocab, target_vocab, steps,
+                lr=1e-2, clip=1.0, eval_every=20, progress=True):
+    """Teacher-forced training for `steps` batches on the model's device: Adam, learning
+    rate decayed linearly to lr/10, gradient norm clipped at `clip`.
 
-    Returns a history: the loss of every step, and the validation exact match (greedy) every
-    eval_every steps, with the training seconds spent up to that point (evaluation excluded).
+    Returns a history: the loss of every step, and the validation exact match (greedy)
+    every eval_every steps, with the training seconds spent up to that point (evaluation
+    excluded).
     """
+    device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - 0.9 * step / steps)
+    decay = lambda step: 1 - 0.9 * step / steps  # noqa: E731  (lr -> lr / 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
     history = {"loss": [], "val_step": [], "val_exact": [], "val_seconds": []}
     seconds, batches = 0.0, iter(())
-    for step in tqdm(range(1, steps + 1), disable=not progress, desc="training", mininterval=1.0):
+    bar = progress_bar(range(1, steps + 1), desc="training", disable=not progress)
+    for step in bar:
         start = time.perf_counter()
         batch = next(batches, None)
         if batch is None:  # a new epoch
             batches = iter(train_loader)
             batch = next(batches)
+        batch = batch.to(device)
         model.train()
-        logits, _ = model(batch.source, batch.source_mask, batch.decoder_input)  # (B, T_tgt, V)
+        logits, _ = model(batch.source, batch.source_mask, batch.decoder_input)
+        # logits (B, T_tgt, V)
         loss = sequence_loss(logits, batch.target, target_vocab.pad)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
         optimizer.step()
         schedule.step()
+        history["loss"].append(loss.item())  # waits for the step to finish (on a GPU)
         seconds += time.perf_counter() - start
-        history["loss"].append(loss.item())
         if step % eval_every == 0 or step == steps:
             history["val_step"].append(step)
             history["val_seconds"].append(seconds)
-            history["val_exact"].append(exact_match(model, val_pairs, source_vocab, target_vocab))
+            exact = exact_match(model, val_pairs, source_vocab, target_vocab)
+            history["val_exact"].append(exact)
     return history
 
 
 def steps_to(history, level=0.99):
-    """(steps, training seconds) at the first evaluation reaching `level`, or (None, None)."""
-    evaluations = zip(history["val_step"], history["val_seconds"], history["val_exact"], strict=True)
+    """(steps, training seconds) at the first evaluation reaching `level`, else
+    (None, None)."""
+    evaluations = zip(history["val_step"], history["val_seconds"], history["val_exact"],
+                      strict=True)
     for step, seconds, value in evaluations:
         if value >= level:
             return step, seconds
@@ -356,69 +420,91 @@ def steps_to(history, level=0.99):
 
 
 #: The date model shipped with the course (made by `make checkpoints`).
-DEFAULT_CHECKPOINT = Path(str(files("attention_course") / "data" / "date_translator.pt"))
+DEFAULT_CHECKPOINT = Path(str(files("attention_course") / "data"
+                              / "date_translator.pt"))
 CHECKPOINT_FORMAT = "attention_course.dates/1"
 
 
 def save_checkpoint(model, source_vocab, target_vocab, path):
     """One file: the model's config, both vocabularies and the weights."""
-    torch.save({"format": CHECKPOINT_FORMAT, "config": model.config, "source_vocab": source_vocab.itos,
-                "target_vocab": target_vocab.itos, "state_dict": model.state_dict()}, path)
+    torch.save({"format": CHECKPOINT_FORMAT, "config": model.config,
+                "source_vocab": source_vocab.itos, "target_vocab": target_vocab.itos,
+                "state_dict": model.state_dict()}, path)
 
 
 def load_checkpoint(path=None):
-    """(model, source_vocab, target_vocab) saved at path (default: the course's shipped model)."""
+    """(model, source_vocab, target_vocab) saved at path, the model on the CPU.
+
+    The default path is the model shipped with the course.
+    """
     path = Path(DEFAULT_CHECKPOINT if path is None else path)
     if not path.is_file():
-        raise FileNotFoundError(f"no date-model checkpoint at {path} (make one with `make checkpoints`)")
+        raise FileNotFoundError(f"no date-model checkpoint at {path} "
+                                "(make one with `make checkpoints`)")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a date-model checkpoint: format {checkpoint.get('format')!r}, "
+        found = checkpoint.get("format")
+        raise ValueError(f"{path} is not a date-model checkpoint: format {found!r}, "
                          f"expected {CHECKPOINT_FORMAT!r}")
     model = DateSeq2Seq(**checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), CharVocab(checkpoint["source_vocab"]), CharVocab(checkpoint["target_vocab"])
+    source_vocab = CharVocab(checkpoint["source_vocab"])
+    target_vocab = CharVocab(checkpoint["target_vocab"])
+    return model.eval(), source_vocab, target_vocab
 
 
 class Translator:
-    """A trained date model with its vocabularies: translate a string, show its attention map."""
+    """A trained date model with its vocabularies: translate, show the attention."""
 
     def __init__(self, model, source_vocab, target_vocab):
-        self.model, self.source_vocab, self.target_vocab = model.eval(), source_vocab, target_vocab
+        self.model = model.eval()
+        self.source_vocab, self.target_vocab = source_vocab, target_vocab
 
     @classmethod
-    def load(cls, path=None):
-        """The Translator saved at path; by default the model shipped inside the package."""
-        return cls(*load_checkpoint(path))
+    def load(cls, path=None, device=None):
+        """The Translator saved at path (default: the model shipped inside the package),
+        on `device` (default: the CPU)."""
+        model, source_vocab, target_vocab = load_checkpoint(path)
+        return cls(model.to(device or "cpu"), source_vocab, target_vocab)
 
     def save(self, path):
         save_checkpoint(self.model, self.source_vocab, self.target_vocab, path)
 
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
     def encode(self, text):
-        """text -> source ids (1, T_src) and mask (1, T_src); ValueError for empty or unknown input."""
+        """text -> source ids (1, T_src) and mask (1, T_src), on the model's device.
+
+        ValueError for empty input or characters outside the vocabulary.
+        """
         if not isinstance(text, str) or not text:
             raise ValueError(f"expected a non-empty date string, got {text!r}")
         unknown = self.source_vocab.unknown(text)
         if unknown:
-            raise ValueError(f"characters outside the vocabulary: {unknown} in {text!r}; the model "
-                             f"knows only {''.join(self.source_vocab.itos[4:])!r}")
-        source = torch.tensor([self.source_vocab.encode(text)])  # (1, T_src)
+            known = "".join(self.source_vocab.itos[4:])
+            raise ValueError(f"characters outside the vocabulary: {unknown} in "
+                             f"{text!r}; the model knows only {known!r}")
+        ids = [self.source_vocab.encode(text)]
+        source = torch.tensor(ids, device=self.device)  # (1, T_src)
         return source, source != self.source_vocab.pad
 
     def translate(self, text, beam_size=1):
-        """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else beam search)."""
+        """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else a beam)."""
         source, mask = self.encode(text)
-        tokens, _, _ = beam_search(self.model, source, mask, beam_size, self.target_vocab.sos,
-                                   self.target_vocab.eos)
+        tokens, _, _ = beam_search(self.model, source, mask, beam_size,
+                                   self.target_vocab.sos, self.target_vocab.eos)
         return self.target_vocab.decode(tokens.tolist())
 
     def attention(self, text):
-        """(source characters, output characters, weights (len(output), len(source)), a NumPy array)."""
+        """(source characters, output characters, weights) for one input; weights is a
+        NumPy array (len(output), len(source))."""
         source, mask = self.encode(text)
         tokens, weights = greedy_decode(self.model, source, mask, self.target_vocab.sos,
                                         self.target_vocab.eos)  # (1, L), (1, L, T_src)
         output = self.target_vocab.decode(tokens[0].tolist())
-        return list(text), list(output), weights[0, :len(output)].numpy()  # (T_out, T_src)
+        return list(text), list(output), weights[0, :len(output)].cpu().numpy()
 
 
 __all__ = [

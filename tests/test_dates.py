@@ -227,3 +227,15 @@ def test_attention_of_any_input(shipped):
     assert source_tokens == list("27/09/94") and "".join(output_tokens) == "1994-09-27"
     assert weights.shape == (len(output_tokens), len(source_tokens))
     assert abs(weights.sum(1) - 1).max() < 1e-5
+
+
+def test_batches_and_the_translator_move_to_a_device(vocabs, shipped):
+    batch = collate_dates([("27/09/94", "1994-09-27")], *vocabs)
+    moved = batch.to("cpu")
+    assert type(moved) is type(batch) and all(torch.equal(a, b) for a, b in zip(moved, batch, strict=True))
+    translator = Translator.load(device="cpu")
+    assert translator.device == torch.device("cpu") and shipped.device == torch.device("cpu")
+    source, mask = translator.encode("27/09/94")
+    assert source.device == translator.device and mask.dtype == torch.bool
+    _, _, weights = translator.attention("27/09/94")
+    assert weights.shape == (10, 8)  # a NumPy array on the CPU
