@@ -14,13 +14,19 @@ from attention_course.dates import FORMATS, render_date
 
 
 def _as_tensor(weights):
-    return weights if isinstance(weights, torch.Tensor) else torch.as_tensor(weights, dtype=torch.float32)
+    if isinstance(weights, torch.Tensor):
+        return weights
+    return torch.as_tensor(weights, dtype=torch.float32)
 
 
 def attention_entropy(weights):
-    """Entropy in nats of each row of attention weights (..., T_src) -> (...); 0 log 0 counts as 0."""
+    """Entropy in nats of each row of attention weights (..., T_src) -> (...).
+
+    0 log 0 counts as 0.
+    """
     w = _as_tensor(weights)
-    return (w * torch.log(1 / w.clamp_min(1e-12))).sum(dim=-1)  # sum of -w log w, never -0.0
+    # the sum of -w log w, written so that it is never -0.0
+    return (w * torch.log(1 / w.clamp_min(1e-12))).sum(dim=-1)
 
 
 def max_weight(weights):
@@ -29,7 +35,8 @@ def max_weight(weights):
 
 
 def positions_above(weights, threshold=0.1):
-    """How many source positions get more than `threshold` of the weight, per row (..., T_src) -> (...)."""
+    """How many source positions get more than `threshold` of the weight, per row:
+    (..., T_src) -> (...)."""
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     return (_as_tensor(weights) > threshold).sum(dim=-1)
@@ -40,17 +47,20 @@ OUTPUT_FIELDS = ["year"] * 4 + [None] + ["month"] * 2 + [None] + ["day"] * 2
 
 
 def source_fields(source, target):
-    """{"year"/"month"/"day"/"weekday": source positions} of a source written in one of FORMATS."""
+    """{"year"/"month"/"day"/"weekday": source positions} of a source written in one of
+    FORMATS."""
     day = datetime.date.fromisoformat(target)
     for fmt in FORMATS:
         text, spans = render_date(day, fmt)
         if text == source:
             return spans
-    raise ValueError(f"{source!r} is not {target} written in one of the {len(FORMATS)} formats")
+    raise ValueError(f"{source!r} is not {target} written in one of the "
+                     f"{len(FORMATS)} formats")
 
 
 def alignment_mask(source, target):
-    """(10, T_src) bool: True where source position i carries the field that output character t writes."""
+    """(10, T_src) bool: True where source position i carries the field that output
+    character t writes."""
     spans = source_fields(source, target)
     mask = torch.zeros(len(OUTPUT_FIELDS), len(source), dtype=torch.bool)
     for t, field in enumerate(OUTPUT_FIELDS):
@@ -60,49 +70,104 @@ def alignment_mask(source, target):
 
 
 def alignment_scores(weights, mask):
-    """Per output step of one example: weights (10, T_src), alignment mask (10, T_src) ->
-    (weight on the known field, whether the largest weight is on it), both (10,); NaN at the "-"."""
+    """Per output step of one example: weights (10, T_src) and alignment mask
+    (10, T_src) -> (weight on the known field, whether the largest weight is on it),
+    both (10,).
+
+    Both are NaN at the two "-", which align with no field.
+    """
     weights = _as_tensor(weights)
     on_field = (weights * mask).sum(dim=-1)  # (10,)
-    hit = mask.gather(1, weights.argmax(dim=-1, keepdim=True)).squeeze(1).float()  # (10,)
+    top = weights.argmax(dim=-1, keepdim=True)  # (10, 1)
+    hit = mask.gather(1, top).squeeze(1).float()  # (10,)
     separator = ~mask.any(dim=-1)  # the two "-" rows align with no field
-    return on_field.masked_fill(separator, float("nan")), hit.masked_fill(separator, float("nan"))
+    nan = float("nan")
+    return on_field.masked_fill(separator, nan), hit.masked_fill(separator, nan)
 
 
 def attention_figure(examples, title="Attention weights"):
-    """A Plotly heatmap with a menu to pick one of several examples; works on a static page.
+    """A Plotly heatmap with a menu to pick one of several examples, for a static page.
 
     examples: list of (source_tokens, output_tokens, weights (T_out, T_src)), e.g. from
-    Translator.attention. Axes use positions with the characters as tick labels, so repeated
-    characters ("1994") keep their own column.
+    Translator.attention. Axes use positions with the characters as tick labels, so
+    repeated characters ("1994") keep their own column. The colour scale runs from 0
+    to 1 for every example, like plot_attention's.
     """
     import plotly.graph_objects as go
 
     fig, buttons = go.Figure(), []
     for k, (source, output, weights) in enumerate(examples):
-        hover = [[f"{output[t]!r} reads {source[i]!r} (position {i}): {float(weights[t][i]):.3f}"
-                  for i in range(len(source))] for t in range(len(output))]
+        hover = [[f"{output[t]!r} reads {source[i]!r} (position {i}): "
+                  f"{float(weights[t][i]):.3f}" for i in range(len(source))]
+                 for t in range(len(output))]
         z = [[round(float(w), 3) for w in row] for row in weights]  # (T_out, T_src)
-        fig.add_trace(go.Heatmap(z=z, colorscale="Cividis", zmin=0, zmax=1, visible=k == 0, text=hover,
-                                 hoverinfo="text", colorbar={"title": {"text": "weight"}}))
-        axes = {"xaxis.tickvals": list(range(len(source))), "xaxis.ticktext": list(source),
-                "yaxis.tickvals": list(range(len(output))), "yaxis.ticktext": list(output)}
+        fig.add_trace(go.Heatmap(z=z, colorscale="Cividis", zmin=0, zmax=1,
+                                 visible=k == 0, text=hover, hoverinfo="text",
+                                 colorbar={"title": {"text": "weight"}}))
+        axes = {"xaxis.tickvals": list(range(len(source))),
+                "xaxis.ticktext": list(source),
+                "yaxis.tickvals": list(range(len(output))),
+                "yaxis.ticktext": list(output)}
         visible = [j == k for j in range(len(examples))]
-        buttons.append({"label": "".join(source), "method": "update", "args": [{"visible": visible}, axes]})
+        buttons.append({"label": "".join(source), "method": "update",
+                        "args": [{"visible": visible}, axes]})
     first = buttons[0]["args"][1]
     fig.update_layout(
-        title={"text": title, "x": 0.02, "xanchor": "left"}, height=420, margin={"t": 90},
-        xaxis={"title": {"text": "source character (key)"}, "tickvals": first["xaxis.tickvals"],
-               "ticktext": first["xaxis.ticktext"], "tickangle": 0},
-        yaxis={"title": {"text": "output character (query)"}, "tickvals": first["yaxis.tickvals"],
-               "ticktext": first["yaxis.ticktext"], "autorange": "reversed"},
-        updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.22, "yanchor": "top"}],
+        title={"text": title, "x": 0.02, "xanchor": "left"}, height=420,
+        margin={"t": 90},
+        xaxis={"title": {"text": "source character (key)"},
+               "tickvals": first["xaxis.tickvals"], "ticktext": first["xaxis.ticktext"],
+               "tickangle": 0},
+        yaxis={"title": {"text": "output character (query)"},
+               "tickvals": first["yaxis.tickvals"], "ticktext": first["yaxis.ticktext"],
+               "autorange": "reversed"},
+        updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.22,
+                      "yanchor": "top"}],
     )
     return fig
 
 
+def attention_figure_html(examples, title="Attention weights",
+                          div_id="attention-figure"):
+    """attention_figure as HTML, plotly.js embedded, for a notebook or a static page.
+
+    A static PNG of the first example (plot_attention's picture) comes first: where the
+    figure's JavaScript runs, it removes the PNG once Plotly has drawn; where it does
+    not (a notebook JupyterLab does not trust), the PNG shows instead of an empty
+    space. A fixed div_id keeps the HTML identical between runs.
+    """
+    import base64
+    import io
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from attention_course.plotting import plot_attention
+
+    source, output, weights = examples[0]
+    ax = plot_attention(weights, source, output, title=f"{title}: {''.join(source)!r}",
+                        xlabel="source character (key)",
+                        ylabel="output character (query)")
+    png = io.BytesIO()
+    ax.figure.savefig(png, format="png", dpi=100)
+    plt.close(ax.figure)
+    encoded = base64.b64encode(png.getvalue()).decode("ascii")
+    alt = (f"Static picture of the attention map of {''.join(source)!r}, shown where "
+           "the interactive figure cannot run")
+    figure = attention_figure(examples, title).to_html(
+        full_html=False, include_plotlyjs=True, div_id=div_id)
+    # Plotly's outer div reserves the figure's height even where nothing draws in it (an
+    # empty gap under the picture); once drawn, the figure takes its layout height.
+    figure = re.sub(r'^<div style="height:\d+px; width:100%;">',
+                    '<div style="width:100%;">', figure)
+    remove = (f"<script>if (window.Plotly) {{ var s = document.getElementById("
+              f"'{div_id}-static'); if (s) {{ s.remove(); }} }}</script>")
+    return (f'<div><img id="{div_id}-static" alt="{alt}" style="max-width: 100%;" '
+            f'src="data:image/png;base64,{encoded}">{figure}{remove}</div>')
+
+
 def attention_explorer(translator, value="Tue 27 Sep 1994"):
-    """An ipywidgets text box and, under it, the attention map of whatever date is typed in it."""
+    """An ipywidgets text box and, under it, the attention map of the date typed in."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -120,8 +185,8 @@ def attention_explorer(translator, value="Tue 27 Sep 1994"):
             except ValueError as error:
                 print(error)
                 return
-            _, ax = plt.subplots(figsize=(0.3 * len(source) + 2.5, 4))
-            plot_attention(weights, source, output, ax=ax, title=f"{box.value!r} -> {''.join(output)}")
+            ax = plot_attention(weights, source, output,
+                                title=f"{box.value!r} -> {''.join(output)}")
             display(ax.figure)
             plt.close(ax.figure)
 
@@ -134,24 +199,32 @@ REPLACEMENTS = ("learned", "uniform", "permuted", "max removed")
 
 
 def replace_weights(weights, mask, how, generator=None):
-    """Counterfactual weights (B, T_src) for the same real positions (mask (B, T_src), True = real)."""
+    """Counterfactual weights (B, T_src) over the same real positions.
+
+    mask (B, T_src) is True at real positions. `generator` (on the CPU) draws the
+    permutations.
+    """
     if how == "learned":
         return weights
     if how == "uniform":
         return mask.float() / mask.sum(dim=-1, keepdim=True)
-    if how == "permuted":  # the same values, shuffled among the real positions of each row
-        noise = torch.rand(weights.shape, generator=generator).to(weights.device)  # (B, T_src)
-        order = noise.masked_fill(~mask, 2.0).argsort(dim=-1)  # real positions first, in random order
-        rank = (mask.long().cumsum(dim=-1) - 1).clamp_min(0)  # (B, T_src): 0, 1, ... over real positions
+    if how == "permuted":  # the same values, shuffled among the real positions
+        noise = torch.rand(weights.shape, generator=generator).to(weights.device)
+        # (B, T_src): the real positions first, in a random order
+        order = noise.masked_fill(~mask, 2.0).argsort(dim=-1)
+        # (B, T_src): 0, 1, ... counting the real positions
+        rank = (mask.long().cumsum(dim=-1) - 1).clamp_min(0)
         return weights.gather(-1, order.gather(-1, rank)).masked_fill(~mask, 0.0)
     if how == "max removed":  # the largest weight set to zero, the rest renormalised
-        rest = weights.scatter(-1, weights.argmax(dim=-1, keepdim=True), 0.0)  # (B, T_src)
+        top = weights.argmax(dim=-1, keepdim=True)  # (B, 1)
+        rest = weights.scatter(-1, top, 0.0)  # (B, T_src)
         return rest / rest.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     raise ValueError(f"how must be one of {', '.join(REPLACEMENTS)}; got {how!r}")
 
 
 class ReplacedAttention(nn.Module):
-    """Wraps a trained attention module: same scores, but the decoder reads counterfactual weights."""
+    """Wraps a trained attention module: the same scores, but the decoder reads
+    counterfactual weights."""
 
     def __init__(self, attention, how, seed=0):
         super().__init__()
@@ -163,12 +236,55 @@ class ReplacedAttention(nn.Module):
         return self.attention.project_keys(keys)
 
     def forward(self, query, keys, mask=None, projected_keys=None):
-        """query (B, H), keys (B, T_src, K) -> context (B, K), replaced weights (B, T_src)."""
-        _, weights = self.attention(query, keys, mask, projected_keys=projected_keys)  # (B, T_src)
+        """query (B, H), keys (B, T_src, K) -> context (B, K), replaced weights
+        (B, T_src)."""
+        _, weights = self.attention(query, keys, mask, projected_keys=projected_keys)
+        # weights (B, T_src)
         if mask is None:
             mask = torch.ones_like(weights, dtype=torch.bool)
         weights = replace_weights(weights, mask, self.how, self.generator)  # (B, T_src)
         return (weights.unsqueeze(1) @ keys).squeeze(1), weights  # (B, K), (B, T_src)
+
+
+@torch.no_grad()
+def step_output_change(model, batch, how, repeats=1, seed=0):
+    """Teacher-forced, one step at a time: the change of each step's output distribution
+    when only that step's attention weights are replaced by `how` weights.
+
+    At step t the decoder reads the true previous token and the state s_{t-1} of the
+    learned weights. Returns the total variation distance between the two distributions
+    and whether the most probable token changes, both (B, T_tgt) on the CPU. With
+    repeats > 1 (for "permuted"), the median TVD over that many draws, and a flip when
+    most draws flip.
+    """
+    decoder = model.decoder
+    learned = decoder.attention
+    replaced = ReplacedAttention(learned, how, seed=seed)
+    # keys (B, T_src, H), state (B, H)
+    keys, state = model.encoder(batch.source, batch.source_mask)
+    projected = learned.project_keys(keys)
+    tvd, flip = [], []
+    try:
+        for t in range(batch.decoder_input.shape[1]):
+            token = batch.decoder_input[:, t]  # (B,): the true previous token
+            decoder.attention = learned
+            logits, next_state, _ = decoder.step(token, state, keys, projected,
+                                                 batch.source_mask)
+            p = logits.softmax(dim=-1)  # (B, V)
+            decoder.attention = replaced
+            changes, flips = [], []
+            for _ in range(repeats):
+                other, _, _ = decoder.step(token, state, keys, projected,
+                                           batch.source_mask)
+                q = other.softmax(dim=-1)  # (B, V)
+                changes.append(0.5 * (p - q).abs().sum(dim=-1))  # (B,)
+                flips.append(q.argmax(dim=-1) != p.argmax(dim=-1))  # (B,)
+            tvd.append(torch.stack(changes).median(dim=0).values)
+            flip.append(torch.stack(flips).float().mean(dim=0) > 0.5)
+            state = next_state  # the learned weights' state goes on to step t + 1
+    finally:
+        decoder.attention = learned
+    return torch.stack(tvd, dim=1).cpu(), torch.stack(flip, dim=1).cpu()
 
 
 __all__ = [
@@ -180,8 +296,10 @@ __all__ = [
     "alignment_mask",
     "alignment_scores",
     "attention_figure",
+    "attention_figure_html",
     "attention_explorer",
     "REPLACEMENTS",
     "replace_weights",
     "ReplacedAttention",
+    "step_output_change",
 ]

@@ -15,11 +15,15 @@ from attention_course import (
     attention_entropy,
     attention_explorer,
     attention_figure,
+    attention_figure_html,
+    collate_dates,
     greedy_decode,
     max_weight,
     positions_above,
     replace_weights,
     source_fields,
+    split_dates,
+    step_output_change,
 )
 
 
@@ -108,3 +112,35 @@ def test_attention_explorer_builds_a_text_box(translator):
     box, _ = explorer.children
     assert box.value == "27/09/94"
     box.value = "27/09/94!"  # an unknown character: the error goes to the output area, nothing raises
+
+
+def test_attention_figure_html_has_a_static_picture_that_its_script_removes(translator):
+    import base64
+    import re
+
+    examples = [translator.attention(text) for text in ["27/09/94", "19940927"]]
+    html = attention_figure_html(examples, title="t", div_id="fixed")
+    assert html == attention_figure_html(examples, title="t", div_id="fixed")  # stable
+    image = re.search(r'<img id="fixed-static" alt="([^"]+)" [^>]*src="data:image/png;base64,([^"]+)"',
+                      html)
+    assert image and "27/09/94" in image.group(1)
+    assert base64.b64decode(image.group(2)).startswith(b"\x89PNG")
+    # the picture comes before the figure, the script that removes it after
+    assert html.index("fixed-static") < html.index('id="fixed"') < html.rindex("fixed-static")
+    assert "getElementById('fixed-static')" in html and "window.Plotly" in html
+
+
+def test_step_output_change_is_zero_for_the_learned_weights_and_large_for_copying_steps(translator):
+    _, _, test = split_dates(20_000, 500, 1_000, seed=0)
+    batch = collate_dates(test[:50], translator.source_vocab, translator.target_vocab)
+    model = translator.model
+    original = model.decoder.attention
+    tvd, flip = step_output_change(model, batch, "learned")
+    assert tvd.shape == flip.shape == (50, 11) and tvd.abs().max() < 1e-5 and not flip.any()
+    assert model.decoder.attention is original  # put back
+    tvd, flip = step_output_change(model, batch, "uniform")
+    assert ((0 <= tvd) & (tvd <= 1 + 1e-6)).all()
+    assert tvd[:, 3].mean() > 0.5 and flip[:, 3].float().mean() > 0.5  # the last year digit
+    assert tvd[:, 4].max() < 0.05  # the "-" after the year needs no source character
+    tvd, _ = step_output_change(model, batch, "permuted", repeats=5)
+    assert tvd[:, 3].mean() > 0.5 and model.decoder.attention is original
