@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ROWS = ["Bahdanau decoder step: layouts", "Luong dot / general / concat and additive",
-        "Self-attention at n =", "Date Seq2Seq to 99 % exact match", "Whole course"]
+        "Self-attention at n =", "Threads for small recurrent models",
+        "Date Seq2Seq to 99 % exact match", "Whole course"]
 
 
 def positive_numbers(value):
@@ -32,7 +35,8 @@ def test_quick_bench_writes_a_well_formed_report(tmp_path):
     assert "[layouts]" in result.stdout and "[course]" in result.stdout, "progress is printed as it goes"
 
     data = json.loads((tmp_path / "results.json").read_text())
-    assert {"meta", "summary", "layouts", "scores", "attention", "dates", "course"} <= data.keys()
+    assert {"meta", "summary", "layouts", "scores", "attention", "threads", "dates",
+            "course"} <= data.keys()
     assert data["meta"]["quick"] is True and data["meta"]["device"] in ("cpu", "cuda")
     numbers = positive_numbers({k: v for k, v in data.items() if k != "meta"})
     assert numbers and all(math.isfinite(x) and x >= 0 for x in numbers)
@@ -54,6 +58,12 @@ def test_quick_bench_writes_a_well_formed_report(tmp_path):
     assert {r["mode"] for r in attention["rows"]} == {"forward", "forward+backward"}
     for r in attention["rows"]:
         assert r["ms"] > 0 and r["floor_ms"] > 0 and r["fraction_of_floor"] > 0 and r["peak_mib"] >= 0
+    threads = {r["model"]: r for r in data["threads"]["rows"]}
+    assert threads.keys() == {"reversal (4.1)", "dates (4.5)", "sentiment (4.6)"}
+    for r in threads.values():
+        assert r["ms_1_thread"] > 0 and r["ms_2_threads"] > 0
+        assert r["x_2_vs_1"] == r["ms_2_threads"] / r["ms_1_thread"]
+        assert 0 <= r["rounds_1_faster"] <= r["rounds"]
     for r in data["dates"]["rows"]:
         assert r["wall_s"] > 0 and r["train_s"] > 0 and 0 <= r["final_val_exact"] <= 1
         assert (r["steps_to_99"] is None) == (r["train_s_to_99"] is None)
@@ -69,5 +79,46 @@ def test_quick_bench_writes_a_well_formed_report(tmp_path):
         assert line.startswith(f"| {row}"), (line, row)
         assert line.count("|") == 5, line  # Row | Result | Goal | Met
     for heading in ("## Bahdanau decoder step: layouts", "## Luong scores", "## Self-attention",
-                    "## Date Seq2Seq", "## Whole course"):
+                    "## Threads for small recurrent models", "## Date Seq2Seq", "## Whole course"):
         assert heading in report
+
+
+def test_only_merges_the_sections_it_runs_into_an_earlier_full_run(tmp_path, monkeypatch):
+    """--only replaces its sections in results.json, keeps the others, and re-renders the report
+    with the date of each section; a --quick run is never merged into."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tool_loader import load_tool
+
+    bench = load_tool("bench")
+    earlier = {"meta": {"date": "2026-11-23T16:01:20", "quick": False, "device": "cpu",
+                        "load_before": "1.24 1.09 1.33"},
+               "summary": [],
+               "scores": {"device": "cpu", "B": 64, "T_src": 40, "H": 64, "rounds": 41,
+                          "calls_per_round": 10,
+                          "rows": [{"score": "Luong dot", "parameters": 0, "us_attention": 87.0,
+                                    "us_per_step": 251.0, "x_additive_step": 0.31}]},
+               "threads": {"rows": "stale: must be replaced"}}
+    (tmp_path / "results.json").write_text(json.dumps(earlier))
+    fake = {"device": "cpu", "cpu_count": 2, "rounds": 3, "steps_per_round": 2,
+            "omp_wait_policy": "PASSIVE", "load_before": [0.1, 0.1, 0.1],
+            "load_after": [0.2, 0.1, 0.1],
+            "rows": [{"model": "dates (4.5)", "description": "DateSeq2Seq", "ms_1_thread": 30.0,
+                      "ms_2_threads": 45.0, "x_2_vs_1": 1.5, "rounds_1_faster": 3, "rounds": 3}]}
+    monkeypatch.setattr(bench, "bench_threads", lambda **_: fake)
+    assert bench.main(["--only", "threads", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["threads"] == fake and data["scores"] == earlier["scores"]
+    assert set(data["meta"]["sections"]) == {"scores", "threads"}
+    assert data["meta"]["sections"]["scores"]["date"] == "2026-11-23T16:01:20"
+    report = (tmp_path / "report.md").read_text()
+    assert "scores: 2026-11-23T16:01:20 (full run)" in report and "threads: 20" in report
+    assert "## Threads for small recurrent models" in report and "## Luong scores" in report
+    assert "| dates (4.5): DateSeq2Seq | 30.0 | 45.0 | 1.50 | 3 of 3 |" in report
+    assert bench.parse_sections(["threads,dates", "scores"]) == ["scores", "threads", "dates"]
+    with pytest.raises(SystemExit, match="unknown section"):
+        bench.parse_sections(["thread"])
+
+    earlier["meta"]["quick"] = True  # a --quick file is not a base to merge into
+    (tmp_path / "results.json").write_text(json.dumps(earlier))
+    assert bench.main(["--only", "threads", "--out", str(tmp_path)]) == 0
+    assert "scores" not in json.loads((tmp_path / "results.json").read_text())

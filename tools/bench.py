@@ -12,15 +12,24 @@ Rows:
   attention   teaching scaled_dot_product_attention vs F.scaled_dot_product_attention vs
               MultiHeadAttention vs nn.MultiheadAttention, forward and forward + backward, time and
               peak memory, against the matmul floor at this machine's measured matmul GFLOP/s
-  dates       date Seq2Seq (4.5): wall time and steps to >= 99 % validation exact match
+  threads     1 vs 2 torch threads on the CPU for one training step of the course's small
+              recurrent models (4.1 reversal, 4.5 dates, 4.6 Bi-LSTM classifier)
+  dates       date Seq2Seq (4.5), three seeds: steps (and seconds) to >= 99 % validation exact
+              match for each attention; uniform attention trained longer
   course      execution time of every notebook (chapters, solutions, exercises) and the book build
 
 On a CUDA machine the model rows (layouts, scores, attention) run on the GPU; the report says
 which device each row used.
 
-    python tools/bench.py                  # everything (<= 10 min on the 2-core course machine)
-    python tools/bench.py --quick          # small sizes, few repeats, one notebook, no book (<= 2 min)
+    python tools/bench.py                  # everything (about 10 min on the 2-core machine)
+    python tools/bench.py --quick          # small sizes, few repeats, one notebook (<= 2 min)
+    python tools/bench.py --only threads,dates   # re-measure some sections, keep the others
     python tools/bench.py --only attention --lengths 1024 4096
+    python tools/bench.py --render         # report.md again from results.json, nothing run
+
+--only merges: the sections it runs replace theirs in results.json (in --out), the others are
+kept as they were, and report.md is rendered again from the whole; the report says when each
+section was measured. A --quick run writes only what it measured.
 """
 
 import argparse
@@ -48,12 +57,19 @@ from torch import nn  # noqa: E402
 from attention_course import (  # noqa: E402
     AttentionDecoder,
     BahdanauAttention,
+    BiLSTMClassifier,
     CharVocab,
     DateSeq2Seq,
     LuongAttention,
     MultiHeadAttention,
+    Seq2Seq,
+    build_vocab,
     date_loader,
+    encode_texts,
+    make_reversal_batch,
+    movie_review_splits,
     scaled_dot_product_attention,
+    sequence_loss,
     set_seed,
     split_dates,
     steps_to,
@@ -67,7 +83,7 @@ from attention_course.layouts import (  # noqa: E402
 from attention_course.measure import peak_memory_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("layouts", "scores", "attention", "dates", "course")
+SECTIONS = ("layouts", "scores", "attention", "threads", "dates", "course")
 NUMPY_REFERENCE_SECONDS = 330.0  # the NumPy date model's training time on the course machine (issue 9)
 COURSE = "course (broadcast, keys projected once)"
 
@@ -259,30 +275,157 @@ def bench_attention(device, lengths, B, h, d, rounds, implementations=None, back
             "threads": torch.get_num_threads(), "matmul_gflops": statistics.median(rates), "rows": rows}
 
 
-def bench_dates(kinds, n_train, n_val, steps, eval_every, progress=say):
-    """Chapter 4.5's training run (same data, batches and schedule) for each attention."""
-    train_pairs, val_pairs, _ = split_dates(n_train, n_val, 0, seed=0)
+def _training_steps(threads_rounds):
+    """One training step of each of the course's small recurrent models, as in its chapter:
+    {name: (description, step function)}. Each step function trains its own model copy."""
+    set_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, 61, (threads_rounds,), generator=generator).tolist()
+    reversal_batches = [make_reversal_batch(64, n, generator) for n in lengths]
+
+    train_pairs, _, _ = split_dates(20_000, 0, 0, seed=0)
     source_vocab = CharVocab.from_texts(s for s, _ in train_pairs)
     target_vocab = CharVocab.from_texts(t for _, t in train_pairs)
-    rows = []
-    for kind in kinds:
+    loader = date_loader(train_pairs, source_vocab, target_vocab, batch_size=64, seed=0)
+    date_batches = [batch for batch, _ in zip(loader, range(threads_rounds), strict=False)]
+
+    splits = movie_review_splits()
+    vocab = build_vocab([text for text, _ in splits["train"]])
+    review_batches = []
+    for start in range(0, min(64 * threads_rounds, len(splits["train"]) - 63), 64):
+        texts, labels = zip(*splits["train"][start:start + 64], strict=True)
+        review_batches.append((*encode_texts(texts, vocab), torch.tensor(labels)))
+
+    def trainer(model, loss_of_batch, batches):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        position = iter(range(10**9))
+
+        def step():
+            batch = batches[next(position) % len(batches)]
+            loss = loss_of_batch(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            optimizer.step()
+        return step
+
+    def reversal_loss(model, batch):
+        source, target = batch
+        logits = model(source, target)  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), target.flatten())
+
+    def date_loss(model, batch):
+        logits, _ = model(batch.source, batch.source_mask, batch.decoder_input)
+        return sequence_loss(logits, batch.target, target_vocab.pad)
+
+    def review_loss(model, batch):
+        ids, mask, labels = batch
+        logits, _ = model(ids, mask)  # (B, 2)
+        return F.cross_entropy(logits, labels)
+
+    models = {
+        "reversal (4.1)": ("Seq2Seq(use_attention=True): GRU encoder-decoder, H = 64, "
+                           "B = 64, 5-60 digits", lambda: Seq2Seq(use_attention=True),
+                           reversal_loss, reversal_batches),
+        "dates (4.5)": ("DateSeq2Seq, Bahdanau attention, E = 32, H = 64, B = 64",
+                        lambda: DateSeq2Seq(len(source_vocab), len(target_vocab)),
+                        date_loss, date_batches),
+        "sentiment (4.6)": ("BiLSTMClassifier with attention pooling, input 32, hidden 32, "
+                            "B = 64", lambda: BiLSTMClassifier(32, 32, vocab_size=len(vocab)),
+                            review_loss, review_batches),
+    }
+    steps = {}
+    for name, (description, make, loss_of_batch, batches) in models.items():
         set_seed(0)
+        model = make()
+        for threads in (1, 2):  # the same initial weights for both settings
+            copy_ = copy.deepcopy(model).train()
+            steps[name, threads] = (description, trainer(copy_, loss_of_batch, batches))
+    return steps
+
+
+def bench_threads(rounds, number, progress=say):
+    """Seconds per training step with 1 and with 2 torch threads, measured interleaved:
+    every round runs `number` steps of each model at each setting, so background load hits
+    both settings alike. Median over the rounds."""
+    saved = torch.get_num_threads()
+    steps = _training_steps(rounds * number + 2)
+    samples = {key: [] for key in steps}
+    load_before = os.getloadavg()
+    for _, step in steps.values():  # warm up (and the first batches' allocations)
+        step()
+    for _ in range(rounds):
+        for (name, threads), (_, step) in steps.items():
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            for _ in range(number):
+                step()
+            samples[name, threads].append((time.perf_counter() - start) / number)
+    torch.set_num_threads(saved)
+    load_after = os.getloadavg()
+    rows = []
+    for name in dict.fromkeys(name for name, _ in steps):
+        one = statistics.median(samples[name, 1])
+        two = statistics.median(samples[name, 2])
+        faster = sum(a < b for a, b in zip(samples[name, 1], samples[name, 2], strict=True))
+        rows.append({"model": name, "description": steps[name, 1][0], "ms_1_thread": one * 1e3,
+                     "ms_2_threads": two * 1e3, "x_2_vs_1": two / one,
+                     "rounds_1_faster": faster, "rounds": rounds})
+        progress(f"  {name}: 1 thread {one * 1e3:.1f} ms, 2 threads {two * 1e3:.1f} ms "
+                 f"per step ({two / one:.2f}x); 1 thread faster in {faster} of {rounds} rounds")
+    return {"device": "cpu", "cpu_count": os.cpu_count(), "rounds": rounds,
+            "steps_per_round": number, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in load_after], "rows": rows}
+
+
+def bench_dates(kinds, seeds, n_train, n_val, steps, eval_every, long_steps=None,
+                progress=say):
+    """Chapter 4.5's training run (same data, batch size and schedule) for each attention and
+    seed: the seed sets the initial weights and the order of the batches. With long_steps,
+    uniform attention ("none") is also trained that long with seed 0."""
+    # the chapter's split: its 1,000 test pairs are drawn too, so that the training and
+    # validation pairs are the chapter's (split_dates fills the splits in one pass)
+    train_pairs, val_pairs, _ = split_dates(n_train, n_val, 1_000, seed=0)
+    source_vocab = CharVocab.from_texts(s for s, _ in train_pairs)
+    target_vocab = CharVocab.from_texts(t for _, t in train_pairs)
+
+    def run(kind, seed, n_steps, every):
+        set_seed(seed)
         model = DateSeq2Seq(len(source_vocab), len(target_vocab), attention=kind)
-        loader = date_loader(train_pairs, source_vocab, target_vocab, batch_size=64, seed=0)
+        loader = date_loader(train_pairs, source_vocab, target_vocab, batch_size=64,
+                             seed=seed)
         start = time.perf_counter()
-        history = train_dates(model, loader, val_pairs, source_vocab, target_vocab, steps,
-                              eval_every=eval_every, progress=False)
-        wall = time.perf_counter() - start
-        step99, seconds99 = steps_to(history, 0.99)
-        rows.append({"attention": kind, "steps": steps, "wall_s": wall, "train_s": history["val_seconds"][-1],
-                     "final_val_exact": history["val_exact"][-1], "steps_to_99": step99,
-                     "train_s_to_99": seconds99,
-                     "x_numpy_reference": NUMPY_REFERENCE_SECONDS / seconds99 if seconds99 else None})
-        reached = f"99 % after {step99} steps, {seconds99:.1f} s" if step99 else f"not 99 % in {steps}"
-        progress(f"  {kind}: {reached} (whole run {wall:.1f} s)")
-    return {"device": "cpu", "threads": torch.get_num_threads(), "n_train": n_train, "n_val": n_val,
-            "steps": steps, "eval_every": eval_every, "numpy_reference_s": NUMPY_REFERENCE_SECONDS,
-            "rows": rows}
+        history = train_dates(model, loader, val_pairs, source_vocab, target_vocab, n_steps,
+                              eval_every=every, progress=False)
+        return history, time.perf_counter() - start
+
+    rows = []
+    for seed in seeds:
+        for kind in kinds:
+            history, wall = run(kind, seed, steps, eval_every)
+            step99, seconds99 = steps_to(history, 0.99)
+            rows.append({"attention": kind, "seed": seed, "steps": steps, "wall_s": wall,
+                         "train_s": history["val_seconds"][-1],
+                         "final_val_exact": history["val_exact"][-1], "steps_to_99": step99,
+                         "train_s_to_99": seconds99,
+                         "x_numpy_reference": (NUMPY_REFERENCE_SECONDS / seconds99
+                                               if seconds99 else None)})
+            reached = (f"99 % after {step99} steps, {seconds99:.1f} s" if step99
+                       else f"not 99 % in {steps}")
+            progress(f"  seed {seed}, {kind}: {reached} (whole run {wall:.1f} s)")
+    result = {"device": "cpu", "threads": torch.get_num_threads(), "n_train": n_train,
+              "n_val": n_val, "steps": steps, "eval_every": eval_every, "seeds": list(seeds),
+              "numpy_reference_s": NUMPY_REFERENCE_SECONDS, "rows": rows}
+    if long_steps:
+        every = max(eval_every, long_steps // 12)
+        history, wall = run("none", 0, long_steps, every)
+        result["long_none"] = {"seed": 0, "steps": long_steps, "eval_every": every,
+                               "wall_s": wall, "val_step": history["val_step"],
+                               "val_exact": history["val_exact"]}
+        progress(f"  seed 0, none for {long_steps} steps: validation exact match "
+                 f"{history['val_exact'][-1]:.3f} (whole run {wall:.1f} s)")
+    return result
 
 
 def execute_notebook(path, allow_errors):
@@ -373,20 +516,35 @@ def summary_rows(results, quick=False):
                      f"fused {f_['ms']:.1f} ms ({f_['peak_mib']:,.1f} MiB, "
                      f"{f_['fraction_of_floor']:.0%} of floor); matmul {r['matmul_gflops']:.0f} GFLOP/s",
                      "measured against the matmul floor", None))
+    if "threads" in results:
+        r = results["threads"]
+        rows.append(("Threads for small recurrent models",
+                     "; ".join(f"{x['model']}: 1 thread {x['ms_1_thread']:.1f} ms/step, "
+                               f"2 threads {x['x_2_vs_1']:.2f}x that"
+                               for x in r["rows"]),
+                     "measured (1 vs 2 threads, interleaved)", None))
     if "dates" in results:
         r = results["dates"]
         parts, met = [], True
-        for x in r["rows"]:
-            if x["steps_to_99"]:
-                parts.append(f"{x['attention']} {x['train_s_to_99']:.1f} s / {x['steps_to_99']} steps "
-                             f"({x['x_numpy_reference']:.0f}x NumPy)")
+        for kind in dict.fromkeys(x["attention"] for x in r["rows"]):
+            runs = [x for x in r["rows"] if x["attention"] == kind]
+            steps = [x["steps_to_99"] for x in runs]
+            counts = "/".join(str(n) if n else "-" for n in steps)
+            if all(steps):
+                seconds = statistics.median(x["train_s_to_99"] for x in runs)
+                parts.append(f"{kind} {counts} steps ({seconds:.1f} s median)")
             else:
-                parts.append(f"{x['attention']} not in {x['steps']} steps")
-            if x["attention"] != "none":
-                met = met and bool(x["train_s_to_99"]) and x["train_s_to_99"] <= 30 and \
-                    x["x_numpy_reference"] >= 10
-        rows.append(("Date Seq2Seq to 99 % exact match", "; ".join(parts),
-                     "attention <= 30 s and >= 10x the NumPy reference (330 s)", None if quick else met))
+                parts.append(f"{kind} {counts} steps")
+            if kind != "none":  # judged on the median over the seeds (load comes in bursts)
+                seconds = (statistics.median(x["train_s_to_99"] for x in runs)
+                           if all(steps) else None)
+                met = met and bool(seconds) and seconds <= 30 and \
+                    NUMPY_REFERENCE_SECONDS / seconds >= 10
+        seeds = ", ".join(map(str, r.get("seeds", [0])))
+        rows.append((f"Date Seq2Seq to 99 % exact match (seeds {seeds})", "; ".join(parts),
+                     "attention <= 30 s and >= 10x the NumPy reference (330 s), "
+                     "median over the seeds",
+                     None if quick else met))
     if "course" in results:
         r = results["course"]
         book = [x for x in r["rows"] if x["kind"] == "book"]
@@ -399,14 +557,66 @@ def summary_rows(results, quick=False):
     return rows
 
 
+def dates_findings(r):
+    """What holds across the seeds, in words computed from the step counts."""
+    kinds = list(dict.fromkeys(x["attention"] for x in r["rows"]))
+    seeds = list(dict.fromkeys(x.get("seed", 0) for x in r["rows"]))
+    steps = {(x["attention"], x.get("seed", 0)): x["steps_to_99"] for x in r["rows"]}
+    lines = []
+    for kind in kinds:
+        reached = [seed for seed in seeds if steps[kind, seed]]
+        if len(reached) == len(seeds):
+            counts = [steps[kind, seed] for seed in seeds]
+            span = (f"{min(counts)}" if min(counts) == max(counts)
+                    else f"{min(counts)} to {max(counts)}")
+            lines.append(f"- {kind}: reached 99 % in every seed, after {span} steps.")
+        elif not reached:
+            lines.append(f"- {kind}: did not reach 99 % within {r['steps']} steps in any "
+                         "seed.")
+        else:
+            lines.append(f"- {kind}: reached 99 % in {len(reached)} of {len(seeds)} seeds.")
+    scored = [k for k in kinds if all(steps[k, seed] for seed in seeds)]
+    if len(scored) > 1 and len(seeds) > 1:
+        order = {seed: sorted(scored, key=lambda k: (steps[k, seed], kinds.index(k)))
+                 for seed in seeds}
+        for seed in seeds:
+            ranked = f"{order[seed][0]} ({steps[order[seed][0], seed]})"
+            for before, k in zip(order[seed], order[seed][1:], strict=False):
+                sign = "=" if steps[k, seed] == steps[before, seed] else "<"
+                ranked += f" {sign} {k} ({steps[k, seed]})"
+            lines.append(f"- seed {seed}, steps to 99 %: {ranked}.")
+        def extreme(seed, pick):
+            best = pick(steps[k, seed] for k in scored)
+            return " and ".join(k for k in scored if steps[k, seed] == best)
+
+        for word, pick in (("First", min), ("Last", max)):
+            named = {seed: extreme(seed, pick) for seed in seeds}
+            if len(set(named.values())) == 1 and " and " not in named[seeds[0]]:
+                lines.append(f"- {word} to 99 %: {named[seeds[0]]} in every seed.")
+            else:
+                lines.append(f"- {word} to 99 %: " + "; ".join(
+                    f"{names} (tied) in seed {seed}" if " and " in names
+                    else f"{names} in seed {seed}" for seed, names in named.items()) + ".")
+    return lines
+
+
 def render_report(results, meta):
     met_text = {True: "yes", False: "**no**", None: "-"}
+    runs = {}  # (date, kind, load) -> the sections measured in that run
+    for name in SECTIONS:
+        if name in results:
+            run = meta.get("sections", {}).get(name, meta)
+            kind = "--quick" if run["quick"] else run.get("how", "full")
+            runs.setdefault((run["date"], kind, run["load_before"]), []).append(name)
+    measured = "; ".join(f"{', '.join(names)}: {date} ({kind} run), load average {load} before"
+                         for (date, kind, load), names in runs.items())
     lines = ["# `make bench`: the course's performance", "",
-             f"Run {meta['date']} ({'--quick' if meta['quick'] else 'full'}), {meta['wall_s']:.0f} s. "
-             f"Model rows on **{meta['device_text']}**; torch {meta['torch']}, Python {meta['python']}, "
-             f"{meta['cpu_count']} CPUs, load average {meta['load_before']} before the run. "
-             "Every ratio compares candidates timed side by side (interleaved rounds, medians); the "
-             "absolute times move with the machine's load, the ratios much less.", "",
+             f"Sections and when they were measured: {measured}. "
+             f"Model rows on **{meta['device_text']}**; torch {meta['torch']}, "
+             f"Python {meta['python']}, {meta['cpu_count']} CPUs. "
+             "Every ratio compares candidates timed side by side (interleaved rounds, medians); "
+             "the absolute times move with the machine's load, the ratios much less; counts of "
+             "training steps do not depend on it.", "",
              "| Row | Result | Goal | Met |", "|---|---|---|---|"]
     lines += [f"| {row} | {result} | {goal} | {met_text[met]} |"
               for row, result, goal, met in summary_rows(results, meta["quick"])]
@@ -450,21 +660,57 @@ def render_report(results, meta):
                   f"{x['x_fused']:.2f} | {x['peak_mib']:,.1f} | {x['floor_ms']:.2f} | "
                   f"{x['fraction_of_floor']:.0%} |"
                   for x in r["rows"]]
+    if "threads" in results:
+        r = results["threads"]
+        lines += ["", "## Threads for small recurrent models", "",
+                  "One training step (forward, loss, backward, gradient clipping, Adam) of each "
+                  "small recurrent model of the course, on the CPU with 1 and with 2 torch "
+                  "threads (`torch.set_num_threads`), OMP_WAIT_POLICY="
+                  f"{r['omp_wait_policy'] or 'unset'} as in every `make` command, "
+                  f"{r['cpu_count']} CPU cores. Each model at each setting starts from the same "
+                  "weights and trains on the same batches. Median of "
+                  f"{r['rounds']} interleaved rounds of {r['steps_per_round']} steps: every "
+                  "round runs both settings of every model one after the other, so a burst of "
+                  "background load slows both settings of that round alike. Load average "
+                  f"{' '.join(map(str, r['load_before']))} before and "
+                  f"{' '.join(map(str, r['load_after']))} after the measurement.", "",
+                  "| Model | ms per step, 1 thread | ms per step, 2 threads | 2 threads / 1 "
+                  "thread | rounds where 1 thread was faster |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {x['model']}: {x['description']} | {x['ms_1_thread']:.1f} | "
+                  f"{x['ms_2_threads']:.1f} | {x['x_2_vs_1']:.2f} | "
+                  f"{x['rounds_1_faster']} of {x['rounds']} |" for x in r["rows"]]
     if "dates" in results:
         r = results["dates"]
+        seeds = r.get("seeds", [0])
         lines += ["", "## Date Seq2Seq (chapter 4.5)", "",
-                  f"{r['n_train']:,} training and {r['n_val']:,} validation pairs, batches of 64, "
-                  f"{r['steps']} steps, validation exact match (greedy) every {r['eval_every']} steps; "
-                  f"on the CPU with {r['threads']} thread(s) (`train_dates` trains where its batches "
-                  "are: the CPU). "
-                  "Time to 99 % counts training only, as `steps_to` does; the whole run includes the "
-                  f"evaluations. The NumPy reference ({r['numpy_reference_s']:.0f} s) is the figure given in "
-                  "issue 9 for this machine, not re-measured here.", "",
-                  "| Attention | steps to 99 % | training s to 99 % | x NumPy reference | final val exact | "
-                  "whole run s |", "|---|---:|---:|---:|---:|---:|"]
-        lines += [f"| {x['attention']} | {x['steps_to_99'] or 'not reached'} | {fmt(x['train_s_to_99'])} | "
-                  f"{fmt(x['x_numpy_reference'], 0)} | {x['final_val_exact']:.3f} | {x['wall_s']:.1f} |"
-                  for x in r["rows"]]
+                  f"{r['n_train']:,} training and {r['n_val']:,} validation pairs ("
+                  + ("the split of chapter 4.5" if (r["n_train"], r["n_val"]) == (20_000, 500)
+                     else "a smaller split than chapter 4.5's")
+                  + f"), batches of 64, {r['steps']} steps, validation exact match "
+                  f"(greedy) every {r['eval_every']} steps; on the CPU with {r['threads']} "
+                  f"thread(s). Seeds {', '.join(map(str, seeds))}: a seed sets the initial "
+                  "weights and the order of the batches (chapter 4.5 runs seed 0). Steps to 99 % "
+                  "is the first evaluation at or above 0.99, a count that the machine's load "
+                  "does not change; the seconds (training only, as `steps_to` counts them) are "
+                  "secondary. The NumPy reference "
+                  f"({r['numpy_reference_s']:.0f} s) is the figure given in issue 9 for this "
+                  "machine, not re-measured here.", "",
+                  "| Attention | seed | steps to 99 % | training s to 99 % | x NumPy reference "
+                  "| final val exact | whole run s |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {x['attention']} | {x.get('seed', 0)} | "
+                  f"{x['steps_to_99'] or 'not reached'} | {fmt(x['train_s_to_99'])} | "
+                  f"{fmt(x['x_numpy_reference'], 0)} | {x['final_val_exact']:.3f} | "
+                  f"{x['wall_s']:.1f} |" for x in r["rows"]]
+        lines += ["", *dates_findings(r)]
+        if "long_none" in r:
+            x = r["long_none"]
+            pairs = ", ".join(f"{step}: {exact:.3f}" for step, exact
+                              in zip(x["val_step"], x["val_exact"], strict=True))
+            lines += ["", f"Uniform attention (`none`) trained for {x['steps']:,} steps "
+                      f"(seed {x['seed']}, the same schedule stretched to {x['steps']:,} "
+                      "steps: the learning rate falls to a tenth over the whole run); "
+                      f"validation exact match at step {pairs}."]
     if "course" in results:
         r = results["course"]
         lines += ["", "## Whole course", "",
@@ -480,6 +726,77 @@ def render_report(results, meta):
     return "\n".join(lines) + "\n"
 
 
+def parse_sections(values):
+    """--only values, separated by spaces or commas -> section names, in SECTIONS order."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"bench: unknown section(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(SECTIONS)}")
+    return [name for name in SECTIONS if name in names]
+
+
+def previous_results(out):
+    """The results.json of an earlier full run in `out` (for --only to merge into), or {}."""
+    path = out / "results.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if data.get("meta", {}).get("quick"):
+        return {}  # never mix a --quick run's small sizes into the figures that count
+    old = data["meta"]
+    sections = old.get("sections") or {
+        name: {key: old[key] for key in ("date", "quick", "load_before")}
+        for name in SECTIONS if name in data}
+    return {"sections": sections,
+            **{name: data[name] for name in SECTIONS if name in data}}
+
+
+def run_section(name, args, device, small_threads, progress=say):
+    """Measure one section; returns its results."""
+    quick, cuda = args.quick, device.type == "cuda"
+    if name == "layouts":
+        progress("[layouts] one Bahdanau decoder step in four layouts ...")
+        torch.set_num_threads(1)  # the course's small-model setting (chapters 4.1-4.5)
+        result = bench_layouts(device, rounds=7 if quick else 41, number=5 if quick else 10)
+        for x in result["rows"]:
+            progress(f"  {x['layout']}: {x['us_per_step']:.0f} us ({x['x_course']:.2f}x)")
+    elif name == "scores":
+        progress("[scores] Luong dot / general / concat and additive ...")
+        torch.set_num_threads(1)
+        result = bench_scores(device, rounds=7 if quick else 41, number=5 if quick else 10)
+        for x in result["rows"]:
+            progress(f"  {x['score']}: {x['us_per_step']:.0f} us per step, "
+                     f"{x['parameters']:,} parameters")
+    elif name == "attention":
+        torch.set_num_threads(small_threads)  # every core: these are large matrix products
+        lengths = args.lengths or ([128, 256, 512] if quick
+                                   else [128, 256, 512, 1024, 2048, 4096])
+        B, h = (8, 8) if cuda else (1, 4)
+        progress(f"[attention] four implementations, B={B}, h={h}, d_k=64, n = {lengths} ...")
+        result = bench_attention(device, lengths, B, h, 64, rounds=3 if quick else 5)
+    elif name == "threads":
+        progress("[threads] 1 vs 2 torch threads, one training step of each small "
+                 "recurrent model ...")
+        result = bench_threads(rounds=3 if quick else 15, number=2 if quick else 5)
+    elif name == "dates":
+        torch.set_num_threads(1)
+        if quick:
+            kinds, seeds, sizes, long_steps = ["bahdanau", "none"], [0], (2_000, 200, 160, 40), None
+        else:
+            kinds = ["bahdanau", "luong-dot", "luong-general", "none"]
+            seeds, sizes, long_steps = [0, 1, 2], (20_000, 500, 400, 20), 1_200
+        progress(f"[dates] date Seq2Seq for {', '.join(kinds)}, seeds {seeds} ...")
+        result = bench_dates(kinds, seeds, *sizes, long_steps=long_steps)
+    else:
+        notebooks = course_notebooks(quick)
+        progress(f"[course] executing {len(notebooks)} notebook(s)"
+                 + ("" if quick else " and building the book") + " ...")
+        result = bench_course(notebooks, book=not quick)
+    torch.set_num_threads(small_threads)
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -488,52 +805,48 @@ def main(argv=None):
                         help="small sizes, few repeats, one notebook, no book build")
     parser.add_argument("--out", type=Path, default=ROOT / "bench",
                         help="the folder for report.md and results.json")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--lengths", type=int, nargs="+", help="self-attention sequence lengths")
+    parser.add_argument("--only", nargs="+", metavar="SECTION",
+                        help=f"some of {', '.join(SECTIONS)} (spaces or commas); the other "
+                        "sections of an earlier full run in --out are kept")
+    parser.add_argument("--lengths", type=int, nargs="+",
+                        help="self-attention sequence lengths")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: render report.md again from results.json")
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads((args.out / "results.json").read_text())
+        results = {name: data[name] for name in SECTIONS if name in data}
+        (args.out / "report.md").write_text(render_report(results, data["meta"]))
+        say(f"bench: rendered {args.out / 'report.md'} from {args.out / 'results.json'}")
+        return 0
+    sections = parse_sections(args.only) if args.only else list(SECTIONS)
     device = torch.device(args.device)
-    quick = args.quick
-    cuda = device.type == "cuda"
+    quick, cuda = args.quick, device.type == "cuda"
+    merge = bool(args.only) and not quick
     start = time.perf_counter()
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": quick,
-            "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "device": str(device), "torch": torch.__version__,
+            "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "device_text": (f"GPU: {torch.cuda.get_device_name(device)}" if cuda
-                            else f"CPU ({os.cpu_count()} cores)") }
-    say(f"bench: {'quick' if quick else 'full'} run on {meta['device_text']}, writing to {args.out}")
-    results = {}
+                            else f"CPU ({os.cpu_count()} cores)")}
+    how = "--only" if merge else ("--quick" if quick else "full")
+    say(f"bench: {how} run of {', '.join(sections)} on {meta['device_text']}, "
+        f"writing to {args.out}")
+    results = previous_results(args.out) if merge else {}
+    runs = results.pop("sections", {})
     small_threads = torch.get_num_threads()
-    if "layouts" in args.only:
-        say("[layouts] one Bahdanau decoder step in four layouts ...")
-        torch.set_num_threads(1)  # the course's small-model setting (chapters 4.1-4.5)
-        results["layouts"] = bench_layouts(device, rounds=7 if quick else 41, number=5 if quick else 10)
-        for x in results["layouts"]["rows"]:
-            say(f"  {x['layout']}: {x['us_per_step']:.0f} us ({x['x_course']:.2f}x)")
-    if "scores" in args.only:
-        say("[scores] Luong dot / general / concat and additive ...")
-        torch.set_num_threads(1)
-        results["scores"] = bench_scores(device, rounds=7 if quick else 41, number=5 if quick else 10)
-        for x in results["scores"]["rows"]:
-            say(f"  {x['score']}: {x['us_per_step']:.0f} us per step, {x['parameters']:,} parameters")
-    if "attention" in args.only:
-        torch.set_num_threads(small_threads)  # every core: these are large matrix products
-        lengths = args.lengths or ([128, 256, 512] if quick else [128, 256, 512, 1024, 2048, 4096])
-        B, h = (8, 8) if cuda else (1, 4)
-        say(f"[attention] four implementations, B={B}, h={h}, d_k=64, n = {lengths} ...")
-        results["attention"] = bench_attention(device, lengths, B, h, 64, rounds=3 if quick else 5)
-    if "dates" in args.only:
-        torch.set_num_threads(1)
-        kinds = ["bahdanau", "none"] if quick else ["bahdanau", "luong-dot", "luong-general", "none"]
-        say(f"[dates] date Seq2Seq for {', '.join(kinds)} ...")
-        results["dates"] = bench_dates(kinds, *((2_000, 200, 160, 40) if quick else (20_000, 500, 400, 20)))
-    if "course" in args.only:
-        notebooks = course_notebooks(quick)
-        say(f"[course] executing {len(notebooks)} notebook(s)"
-            + ("" if quick else " and building the book") + " ...")
-        results["course"] = bench_course(notebooks, book=not quick)
-    torch.set_num_threads(small_threads)
+    for name in sections:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        date = datetime.datetime.now().isoformat(timespec="seconds")
+        section_start = time.perf_counter()
+        results[name] = run_section(name, args, device, small_threads)
+        runs[name] = {"date": date, "quick": quick, "how": how, "load_before": load,
+                      "wall_s": time.perf_counter() - section_start}
     meta["wall_s"] = time.perf_counter() - start
+    meta["sections"] = {name: runs[name] for name in SECTIONS if name in results}
+    results = {name: results[name] for name in SECTIONS if name in results}
     args.out.mkdir(parents=True, exist_ok=True)
     summary = [{"row": row, "result": result, "goal": goal, "met": met}
                for row, result, goal, met in summary_rows(results, quick)]
