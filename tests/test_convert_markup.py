@@ -27,7 +27,7 @@ Inside a note, {cite:p}`luong2015` is converted too.
 print("{cite:t}`bahdanau2015` in a code block stays")
 ```
 
-To cite, write ``{cite:t}`key` `` (shown as code, left alone).
+To cite, write ``{cite:t}`key` `` (shown as code, left alone); `{cite:t}` or `{note}` too.
 """
 CODE = 'text = "{cite:t}`bahdanau2015`"  # a string in code, never touched\nprint(text)'
 
@@ -71,6 +71,7 @@ def test_roles_become_links_relative_to_the_notebook(course):
     assert f"Inside a note, ([Luong et al., 2015]({ref}#luong2015)) is converted too." in text
     assert 'print("{cite:t}`bahdanau2015` in a code block stays")' in text
     assert "``{cite:t}`key` ``" in text
+    assert "`{cite:t}` or `{note}` too." in text
 
 
 def test_code_cells_and_outputs_are_untouched(course):

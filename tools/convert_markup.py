@@ -24,8 +24,8 @@ paragraph per entry, anchored by its key, readable in JupyterLab's Markdown prev
 the site alike.
 
 Only markdown is touched: markdown cells of notebooks (code cells, outputs and metadata are
-left as they are) and .md pages; fenced code blocks and ``double-backtick`` code spans are
-skipped. Running it twice changes nothing.
+left as they are) and .md pages; fenced code blocks, ``double-backtick`` code spans and a
+role's name shown as code (`{cite:t}`) are skipped. Running it twice changes nothing.
 
     python tools/convert_markup.py            # every course source: notebooks/, solutions/, book/*.md
     python tools/convert_markup.py FILE ...   # only these files (and book/references.md)
@@ -56,7 +56,8 @@ GLOSSARY = Path("book/glossary.md")
 # Keys renamed in references.bib: old citations are rewritten to the new key.
 KEY_RENAMES = {"pang2004": "pang2005"}  # "Seeing stars" is ACL 2005 (issue 12)
 
-ROLE = re.compile(r"\{(?P<role>cite(?::[a-z]+)?|term|doc)\}`(?P<body>[^`]+)`")
+# A role, not the name of one shown as code (`{cite:t}`).
+ROLE = re.compile(r"(?<!`)\{(?P<role>cite(?::[a-z]+)?|term|doc)\}`(?P<body>[^`]+)`")
 CITATION_LINK = re.compile(
     r"\[(?P<text>[^\]]+)\]\((?P<path>[^)\s#]*references\.md)#(?P<key>[^)\s]+)\)")
 EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)

@@ -85,7 +85,11 @@ def main(argv=None) -> int:
     mode.add_argument("--instructor", action="store_true", help="show nbgrader's instructor tools")
     parser.add_argument("--root", type=Path, default=ROOT, help="the course whose notebooks to trust")
     args = parser.parse_args(argv)
-    write_overrides()
+    try:
+        write_overrides()
+    except PermissionError as error:  # an environment this user may not change: skip, say so
+        print(f"setup_lab: cannot write JupyterLab's settings overrides ({error}); "
+              "Markdown files will open as source (right-click > Open With > Markdown Preview)")
     signed = trust_notebooks(args.root)
     if signed:
         print(f"trusted {len(signed)} course notebooks (their stored interactive outputs will show)")
