@@ -41,7 +41,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=STEPS)
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(1)  # determinism, and the fastest setting for these small GRUs on a CPU
+    # determinism; one thread is also the faster setting for these small GRUs on a CPU
+    # (bench/report.md, "Threads for small recurrent models")
+    torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     train_pairs, val_pairs, test_pairs = split_dates(**SPLIT)
     source_vocab = CharVocab.from_texts(s for s, _ in train_pairs)
