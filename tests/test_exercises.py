@@ -28,6 +28,44 @@ def test_exercises_are_generated_from_the_solutions():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solutions_are_titled_as_solutions_and_exercises_as_exercises(path):
+    chapter, exercise_number = path.stem.split("_")[:2]  # ex4_6_multi_head_attention -> ex4, 6
+    number = f"{chapter[2:]}.{exercise_number}"
+    solution = nbformat.read(path, as_version=4).cells[0].source
+    exercise = nbformat.read(ROOT / "exercises" / path.name, as_version=4).cells[0].source
+    page = (ROOT / "book" / "exercises" / f"{path.stem}.md").read_text(encoding="utf-8")
+    assert solution.startswith(f"# Solution to exercise {number}: "), solution.splitlines()[0]
+    assert "\n> **You will write**" in solution, "the solution quotes the task, not addresses the reader"
+    for text in (exercise, page):
+        assert text.startswith(f"# Exercise {number}: ") and "Solution to" not in text.splitlines()[0]
+    assert "**You will write**" in exercise
+    assert not any(line.startswith(">") for line in exercise.splitlines()), "the task is unquoted"
+    assert "The worked solution" not in exercise
+
+
+def test_generator_rejects_a_solution_without_its_title_or_quoted_task(tmp_path):
+    for folder in ("solutions", "exercises", "book/exercises"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    solution = tmp_path / "solutions" / SOLUTIONS[0].name
+    notebook = nbformat.read(solution, as_version=4)
+    notebook.cells[0].source = notebook.cells[0].source.replace("# Solution to exercise", "# Exercise")
+    nbformat.write(notebook, solution)
+    result = run_make_exercises(tmp_path, "--check")
+    assert result.returncode == 1 and "# Solution to exercise N.N: TITLE" in result.stdout
+
+
+def test_generation_is_byte_stable(tmp_path):
+    for folder in ("solutions", "exercises", "book/exercises"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    for _ in range(2):
+        assert run_make_exercises(tmp_path).returncode == 0
+    for folder in ("exercises", "book/exercises"):
+        for path in (tmp_path / folder).iterdir():
+            if path.suffix in (".ipynb", ".md") and path.name != "README.md":
+                assert path.read_bytes() == (ROOT / folder / path.name).read_bytes(), path.name
+
+
 def test_sync_check_fails_on_a_hand_edited_exercise(tmp_path):
     for folder in ("solutions", "exercises", "book/exercises"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
@@ -72,7 +110,7 @@ def autograde(course: Path, assignment: str, notebook: Path):
         "c = get_config()\n"
         "c.CourseDirectory.course_id = 'attention'\n"
         f"c.CourseDirectory.db_assignments = [dict(name='{assignment}')]\n"
-        "c.CourseDirectory.db_students = [dict(id='solved'), dict(id='untouched')]\n"
+        "c.CourseDirectory.db_students = [dict(id=s) for s in ('solved', 'untouched', 'handed_out')]\n"
         "c.Execute.timeout = 300\n"
     )
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}  # nbgrader runs alembic
@@ -80,23 +118,38 @@ def autograde(course: Path, assignment: str, notebook: Path):
     subprocess.run(nbgrader + ["generate_assignment", assignment, "--force"], cwd=course, env=env,
                    check=True, capture_output=True)
     released = course / "release" / assignment / notebook.name
-    for student, version in (("solved", notebook), ("untouched", released)):
+    handed_out = ROOT / "exercises" / notebook.name  # what learners get from the repository
+    for student, version in STUDENTS.items():
         target = course / "submitted" / student / assignment
         target.mkdir(parents=True)
-        shutil.copy(version, target / notebook.name)
+        shutil.copy({"solved": notebook, "untouched": released, "handed_out": handed_out}[version],
+                    target / notebook.name)
     subprocess.run(nbgrader + ["autograde", assignment, "--force"], cwd=course, env=env,
                    check=True, capture_output=True)
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         return {student: (gradebook.find_submission(assignment, student).score,
                           gradebook.find_submission(assignment, student).max_score)
-                for student in ("solved", "untouched")}
+                for student in STUDENTS}
+
+
+STUDENTS = {"solved": "solved", "untouched": "untouched", "handed_out": "handed_out"}
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_nbgrader_round_trip_full_marks_and_zero(path, tmp_path):
     assignment = "_".join(path.stem.split("_")[:2])  # ex4_6_multi_head_attention -> ex4_6
     scores = autograde(tmp_path, assignment, path)
-    solved, untouched = scores["solved"], scores["untouched"]
+    solved, untouched, handed_out = scores["solved"], scores["untouched"], scores["handed_out"]
     assert solved[0] == solved[1] > 0, f"the solution should earn full marks, got {solved}"
     assert untouched[0] == 0, f"the untouched exercise should earn zero, got {untouched}"
+    assert handed_out[0] == 0, f"the untouched exercise of exercises/ should earn zero, got {handed_out}"
+    # Every error an untouched exercise shows says plainly what is missing: no bare traceback.
+    for student in ("untouched", "handed_out"):
+        graded = nbformat.read(tmp_path / "autograded" / student / assignment / path.name, as_version=4)
+        errors = [(o.ename, o.evalue) for c in graded.cells if c.cell_type == "code"
+                  for o in c.get("outputs", []) if o.output_type == "error"]
+        assert errors, f"{student}: an untouched exercise should show its missing answers"
+        unclear = [e for e in errors if e[0] != "AssertionError"
+                   or not e[1].startswith(("not implemented yet", "not available yet"))]
+        assert not unclear, f"{student}: errors that do not say what is missing: {unclear}"
