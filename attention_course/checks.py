@@ -439,9 +439,9 @@ def check_heads_specialise(weights, offsets=(-1, 1), threshold=0.8):
     left, right = (1, 2) if left_first >= right_first else (2, 1)
     # Return nothing: nbgrader would read a returned number as partial credit.
     passed(
-        f"head {left} reads the left neighbour and head {right} the right one; each "
-        f"puts on average {best:.2f} of its weight on its neighbour (at least "
-        f"{threshold} needed)"
+        f"head {left} reads the left neighbour and head {right} the right one; on "
+        f"average the two put {best:.2f} of their weight on the neighbour each reads "
+        f"(at least {threshold} needed)"
     )
 
 
