@@ -344,37 +344,76 @@ def _training_steps(threads_rounds):
     return steps
 
 
-def bench_threads(rounds, number, progress=say):
-    """Seconds per training step with 1 and with 2 torch threads, measured interleaved:
-    every round runs `number` steps of each model at each setting, so background load hits
-    both settings alike. Median over the rounds."""
+def _cpu_seconds():
+    """(CPU seconds used by every process since boot, by this process), or (None, ...) where
+    /proc/stat is missing (not Linux)."""
+    own = sum(os.times()[:2])
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None, own
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK"), own
+
+
+def bench_threads(rounds, number, max_seconds, quiet_cores=0.2, progress=say):
+    """Seconds per training step with 1 and with 2 torch threads, measured interleaved: every
+    round runs `number` steps of each model at each setting. Only quiet rounds count: rounds
+    during which other processes used less than `quiet_cores` of a CPU core (from
+    /proc/stat, less this process's own CPU time), since two threads need both cores of a
+    2-core machine and any other work would count against them. Rounds go on until `rounds`
+    quiet ones are in, or `max_seconds` have passed; then the median over the quiet rounds
+    (over all rounds, flagged, if fewer than 3 were quiet)."""
     saved = torch.get_num_threads()
     steps = _training_steps(rounds * number + 2)
     samples = {key: [] for key in steps}
+    every, foreign_loads = {key: [] for key in steps}, []
     load_before = os.getloadavg()
     for _, step in steps.values():  # warm up (and the first batches' allocations)
         step()
-    for _ in range(rounds):
+    start = time.perf_counter()
+    while (len(samples[next(iter(steps))]) < rounds
+           and time.perf_counter() - start < max_seconds):
+        busy0, own0 = _cpu_seconds()
+        wall0 = time.perf_counter()
+        this_round = {}
         for (name, threads), (_, step) in steps.items():
             torch.set_num_threads(threads)
-            start = time.perf_counter()
+            t0 = time.perf_counter()
             for _ in range(number):
                 step()
-            samples[name, threads].append((time.perf_counter() - start) / number)
+            this_round[name, threads] = (time.perf_counter() - t0) / number
+        busy1, own1 = _cpu_seconds()
+        foreign = (None if busy0 is None else
+                   ((busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - wall0))
+        foreign_loads.append(foreign)
+        for key, seconds in this_round.items():
+            every[key].append(seconds)
+            if foreign is None or foreign < quiet_cores:
+                samples[key].append(seconds)
     torch.set_num_threads(saved)
     load_after = os.getloadavg()
+    quiet = len(samples[next(iter(steps))])
+    enough = quiet >= 3
+    used = samples if enough else every
     rows = []
     for name in dict.fromkeys(name for name, _ in steps):
-        one = statistics.median(samples[name, 1])
-        two = statistics.median(samples[name, 2])
-        faster = sum(a < b for a, b in zip(samples[name, 1], samples[name, 2], strict=True))
-        rows.append({"model": name, "description": steps[name, 1][0], "ms_1_thread": one * 1e3,
-                     "ms_2_threads": two * 1e3, "x_2_vs_1": two / one,
-                     "rounds_1_faster": faster, "rounds": rounds})
+        one, two = statistics.median(used[name, 1]), statistics.median(used[name, 2])
+        faster = sum(a < b for a, b in zip(used[name, 1], used[name, 2], strict=True))
+        rows.append({"model": name, "description": steps[name, 1][0],
+                     "ms_1_thread": one * 1e3, "ms_2_threads": two * 1e3, "x_2_vs_1": two / one,
+                     "rounds_1_faster": faster, "rounds": len(used[name, 1])})
         progress(f"  {name}: 1 thread {one * 1e3:.1f} ms, 2 threads {two * 1e3:.1f} ms "
-                 f"per step ({two / one:.2f}x); 1 thread faster in {faster} of {rounds} rounds")
+                 f"per step ({two / one:.2f}x); 1 thread faster in {faster} of "
+                 f"{len(used[name, 1])} rounds")
+    known = [x for x in foreign_loads if x is not None]
+    progress(f"  {quiet} quiet rounds of {len(foreign_loads)}")
     return {"device": "cpu", "cpu_count": os.cpu_count(), "rounds": rounds,
             "steps_per_round": number, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "quiet_cores": quiet_cores, "rounds_run": len(foreign_loads),
+            "quiet_rounds": quiet, "only_quiet_rounds": enough,
+            "median_foreign_cores": statistics.median(known) if known else None,
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in load_after], "rows": rows}
 
@@ -668,12 +707,22 @@ def render_report(results, meta):
                   "threads (`torch.set_num_threads`), OMP_WAIT_POLICY="
                   f"{r['omp_wait_policy'] or 'unset'} as in every `make` command, "
                   f"{r['cpu_count']} CPU cores. Each model at each setting starts from the same "
-                  "weights and trains on the same batches. Median of "
-                  f"{r['rounds']} interleaved rounds of {r['steps_per_round']} steps: every "
-                  "round runs both settings of every model one after the other, so a burst of "
-                  "background load slows both settings of that round alike. Load average "
-                  f"{' '.join(map(str, r['load_before']))} before and "
-                  f"{' '.join(map(str, r['load_after']))} after the measurement.", "",
+                  "weights and trains on the same batches. Interleaved rounds of "
+                  f"{r['steps_per_round']} steps: every round runs both settings of every model "
+                  "one after the other. "
+                  + (f"Only quiet rounds count: {r['quiet_rounds']} of the {r['rounds_run']} "
+                     "rounds run, those during which other processes used less than "
+                     f"{r['quiet_cores']} of a CPU core (read from /proc/stat), since two "
+                     "threads need both cores and any other work would count against them; "
+                     "each figure is the median over those rounds."
+                     if r.get("only_quiet_rounds") else
+                     f"Fewer than 3 of the {r.get('rounds_run', r['rounds'])} rounds were "
+                     "quiet (other processes used a CPU core's "
+                     f"{r.get('quiet_cores', 0)} or more): the figures are medians over all "
+                     "rounds and count against two threads; run the section again on a quiet "
+                     "machine.")
+                  + f" Load average {' '.join(map(str, r['load_before']))} before and "
+                  f"{' '.join(map(str, r['load_after']))} after.", "",
                   "| Model | ms per step, 1 thread | ms per step, 2 threads | 2 threads / 1 "
                   "thread | rounds where 1 thread was faster |",
                   "|---|---:|---:|---:|---:|"]
@@ -778,7 +827,8 @@ def run_section(name, args, device, small_threads, progress=say):
     elif name == "threads":
         progress("[threads] 1 vs 2 torch threads, one training step of each small "
                  "recurrent model ...")
-        result = bench_threads(rounds=3 if quick else 15, number=2 if quick else 5)
+        result = bench_threads(rounds=3 if quick else 15, number=2 if quick else 5,
+                               max_seconds=20 if quick else 600)
     elif name == "dates":
         torch.set_num_threads(1)
         if quick:
