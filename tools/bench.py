@@ -385,8 +385,9 @@ def bench_threads(rounds, number, max_seconds, quiet_cores=0.2, progress=say):
                 step()
             this_round[name, threads] = (time.perf_counter() - t0) / number
         busy1, own1 = _cpu_seconds()
-        foreign = (None if busy0 is None else
-                   ((busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - wall0))
+        # other processes' CPU use in cores (clock ticks are coarse: never below 0)
+        foreign = (None if busy0 is None else max(
+            0.0, ((busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - wall0)))
         foreign_loads.append(foreign)
         for key, seconds in this_round.items():
             every[key].append(seconds)
