@@ -16,43 +16,51 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tqdm.std import tqdm
 
 from attention_course.attention import masked_softmax
+from attention_course.utils import progress_bar
 
 
 def _check_qkv(query, key, value):
-    """Name the expected and the received shapes before torch fails deep inside a matmul."""
-    shapes = f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+    """Name the expected and the received shapes before torch fails inside a matmul."""
+    shapes = (f"query {tuple(query.shape)}, key {tuple(key.shape)}, "
+              f"value {tuple(value.shape)}")
     if query.dim() < 2 or key.dim() != query.dim() or value.dim() != query.dim():
-        raise ValueError(f"expected query (..., T_q, d_k), key (..., T_k, d_k), value (..., T_k, d_v) "
-                         f"with the same number of dimensions (at least 2), got {shapes}")
+        raise ValueError(
+            "expected query (..., T_q, d_k), key (..., T_k, d_k), value (..., T_k, d_v)"
+            f" with the same number of dimensions (at least 2), got {shapes}")
     if key.shape[-1] != query.shape[-1] or value.shape[-2] != key.shape[-2]:
         raise ValueError(f"expected key (..., T_k, d_k={query.shape[-1]}) and "
                          f"value (..., T_k={key.shape[-2]}, d_v), got {shapes}")
     if not query.shape[:-2] == key.shape[:-2] == value.shape[:-2]:
-        raise ValueError(f"expected the same leading (batch, head) dimensions {tuple(query.shape[:-2])}, "
-                         f"got {shapes}")
+        raise ValueError("expected the same leading (batch, head) dimensions "
+                         f"{tuple(query.shape[:-2])}, got {shapes}")
 
 
-def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, dropout_p=0.0):
-    """softmax(Q K^T / sqrt(d_k)) V: query (..., T_q, d_k), key (..., T_k, d_k), value (..., T_k, d_v).
+def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
+                                 dropout_p=0.0):
+    """softmax(Q K^T / sqrt(d_k)) V.
 
-    mask: bool, broadcasts to (..., T_q, T_k), True = may attend. is_causal: query i sees keys 0..i.
-    Returns output (..., T_q, d_v) and weights (..., T_q, T_k); a query that may see no key gets
-    zero weights and a zero output, never NaN.
+    query (..., T_q, d_k), key (..., T_k, d_k), value (..., T_k, d_v).
+    mask: bool, broadcasts to (..., T_q, T_k), True = may attend.
+    is_causal: query i sees keys 0..i.
+    Returns output (..., T_q, d_v) and weights (..., T_q, T_k); a query that may see no
+    key gets zero weights and a zero output, never NaN.
     """
     _check_qkv(query, key, value)
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
-    scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (..., T_q, T_k)
+    d_k = query.shape[-1]
+    scores = query @ key.transpose(-2, -1) / math.sqrt(d_k)  # (..., T_q, T_k)
     if is_causal:
-        causal = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device).tril()  # (T_q, T_k)
+        T_q, T_k = scores.shape[-2:]
+        causal = torch.ones(T_q, T_k, dtype=torch.bool, device=scores.device).tril()
         try:
             mask = causal if mask is None else mask & causal
         except RuntimeError:  # a float mask, or one that does not broadcast
-            raise ValueError(f"mask must be bool and broadcast to the scores {tuple(scores.shape)}, "
-                             f"got {mask.dtype} of shape {tuple(mask.shape)}") from None
+            raise ValueError(
+                f"mask must be bool and broadcast to the scores {tuple(scores.shape)}, "
+                f"got {mask.dtype} of shape {tuple(mask.shape)}") from None
     weights = masked_softmax(scores, mask)  # (..., T_q, T_k); ValueError for a bad mask
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
@@ -60,34 +68,41 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
 
 
 def split_heads(x, num_heads):
-    """(B, T, E) -> (B, h, T, E / h): each head gets its own slice of the features."""
+    """(B, T, E) -> (B, h, T, E / h): head i gets features i * d_k to (i + 1) * d_k - 1.
+
+    x is the output of a projection (the queries, keys or values of all heads side by
+    side), not the tokens themselves: each head's projection has read all E features.
+    """
     B, T, E = x.shape
     return x.reshape(B, T, num_heads, E // num_heads).transpose(1, 2)  # (B, h, T, d_k)
 
 
 def merge_heads(x):
-    """(B, h, T, d_k) -> (B, T, h * d_k): the heads' outputs side by side (the concatenation)."""
+    """(B, h, T, d_k) -> (B, T, h * d_k): the heads' outputs side by side."""
     B, h, T, d_k = x.shape
     return x.transpose(1, 2).reshape(B, T, h * d_k)  # (B, T, E)
 
 
 def _check_mha_inputs(query, key, value, embed_dim):
-    shapes = f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+    shapes = (f"query {tuple(query.shape)}, key {tuple(key.shape)}, "
+              f"value {tuple(value.shape)}")
     if any(t.dim() != 3 or t.shape[-1] != embed_dim for t in (query, key, value)):
-        raise ValueError(f"expected query (B, T_q, {embed_dim}), key and value (B, T_k, {embed_dim}), "
-                         f"got {shapes}")
+        raise ValueError(f"expected query (B, T_q, {embed_dim}), key and value "
+                         f"(B, T_k, {embed_dim}), got {shapes}")
     if key.shape != value.shape or query.shape[0] != key.shape[0]:
-        raise ValueError(f"expected key and value of the same shape (B, T_k, {embed_dim}) and the batch size "
-                         f"of query, got {shapes}")
+        raise ValueError("expected key and value of the same shape "
+                         f"(B, T_k, {embed_dim}) and the batch size of query, "
+                         f"got {shapes}")
 
 
 def _head_mask(mask, B, T_q, T_k):
-    """A padding mask (B, T_k) or a full mask (B, T_q, T_k) -> (B, 1, T_q or 1, T_k) for all heads."""
+    """Padding mask (B, T_k) or full mask (B, T_q, T_k) -> (B, 1, T_q or 1, T_k)."""
     if mask is None:
         return None
     if mask.dtype != torch.bool or tuple(mask.shape) not in ((B, T_k), (B, T_q, T_k)):
-        raise ValueError(f"mask must be bool of shape (B, T_k) = {(B, T_k)} or (B, T_q, T_k) = "
-                         f"{(B, T_q, T_k)}, got {mask.dtype} of shape {tuple(mask.shape)}")
+        raise ValueError(f"mask must be bool of shape (B, T_k) = {(B, T_k)} or "
+                         f"(B, T_q, T_k) = {(B, T_q, T_k)}, "
+                         f"got {mask.dtype} of shape {tuple(mask.shape)}")
     return mask[:, None, None, :] if mask.dim() == 2 else mask[:, None]
 
 
@@ -97,66 +112,80 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True):
         super().__init__()
         if num_heads < 1 or embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim must be divisible by num_heads: got embed_dim={embed_dim}, "
-                             f"num_heads={num_heads} (expected embed_dim = num_heads * d_k)")
-        self.embed_dim, self.num_heads, self.d_k = embed_dim, num_heads, embed_dim // num_heads
+            raise ValueError(
+                f"embed_dim must be divisible by num_heads: got embed_dim={embed_dim}, "
+                f"num_heads={num_heads} (expected embed_dim = num_heads * d_k)")
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.d_k = embed_dim // num_heads
         self.dropout = dropout  # on the attention weights, in training mode only
-        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)  # W_Q of all heads, side by side
+        # W_Q, W_K, W_V of all heads side by side: every head reads all E features
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.v_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)  # W_O
 
     def forward(self, query, key, value, mask=None, is_causal=False):
-        """query (B, T_q, E), key and value (B, T_k, E); mask (B, T_k) or (B, T_q, T_k), True = may attend.
+        """query (B, T_q, E), key and value (B, T_k, E); mask True = may attend.
 
-        Returns output (B, T_q, E) and the weights of every head (B, h, T_q, T_k).
+        mask: (B, T_k) or (B, T_q, T_k). Returns the output (B, T_q, E) and the weights
+        of every head (B, h, T_q, T_k).
         """
         _check_mha_inputs(query, key, value, self.embed_dim)
         q = split_heads(self.q_proj(query), self.num_heads)  # (B, h, T_q, d_k)
         k = split_heads(self.k_proj(key), self.num_heads)  # (B, h, T_k, d_k)
         v = split_heads(self.v_proj(value), self.num_heads)  # (B, h, T_k, d_k)
         mask = _head_mask(mask, query.shape[0], query.shape[1], key.shape[1])
+        dropout_p = self.dropout if self.training else 0.0
+        # context (B, h, T_q, d_k), weights (B, h, T_q, T_k)
         context, weights = scaled_dot_product_attention(
-            q, k, v, mask, is_causal, dropout_p=self.dropout if self.training else 0.0)
-        return self.out_proj(merge_heads(context)), weights  # (B, T_q, E), (B, h, T_q, T_k)
+            q, k, v, mask, is_causal, dropout_p=dropout_p)
+        return self.out_proj(merge_heads(context)), weights  # (B, T_q, E), weights
 
     @classmethod
     def from_torch(cls, mha):
-        """A copy of an nn.MultiheadAttention (batch_first or not; our forward is always batch first)."""
+        """A copy of an nn.MultiheadAttention, batch_first or not (ours is)."""
         if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
-            raise ValueError("from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim, "
-                             "add_bias_kv=False and add_zero_attn=False")
-        weight = mha.in_proj_weight
-        copy = cls(mha.embed_dim, mha.num_heads, mha.dropout, bias=mha.in_proj_bias is not None)
+            raise ValueError(
+                "from_torch supports nn.MultiheadAttention with "
+                "kdim = vdim = embed_dim, add_bias_kv=False and add_zero_attn=False")
+        weight = mha.in_proj_weight  # (3E, E): W_Q, W_K, W_V stacked
+        has_bias = mha.in_proj_bias is not None
+        copy = cls(mha.embed_dim, mha.num_heads, mha.dropout, bias=has_bias)
         copy.to(device=weight.device, dtype=weight.dtype)
+        projections = (copy.q_proj, copy.k_proj, copy.v_proj)
         with torch.no_grad():
-            for proj, w in zip((copy.q_proj, copy.k_proj, copy.v_proj), weight.chunk(3), strict=True):
-                proj.weight.copy_(w)  # nn.MultiheadAttention stacks W_Q, W_K, W_V in one (3E, E) matrix
-            if mha.in_proj_bias is not None:
-                biases = mha.in_proj_bias.chunk(3)
-                for proj, b in zip((copy.q_proj, copy.k_proj, copy.v_proj), biases, strict=True):
+            for proj, w in zip(projections, weight.chunk(3), strict=True):
+                proj.weight.copy_(w)
+            copy.out_proj.weight.copy_(mha.out_proj.weight)
+            if has_bias:
+                for proj, b in zip(projections, mha.in_proj_bias.chunk(3), strict=True):
                     proj.bias.copy_(b)
                 copy.out_proj.bias.copy_(mha.out_proj.bias)
-            copy.out_proj.weight.copy_(mha.out_proj.weight)
         return copy.train(mha.training)
 
 
 class AttentionPooling(nn.Module):
-    """Masked attention pooling: (B, T, D) states -> one (B, D) vector per sequence, for any T."""
+    """Masked attention pooling: (B, T, D) states -> one (B, D) vector, for any T."""
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
         self.input_size = input_size
-        self.project = nn.Linear(input_size, hidden_size)  # W, b: one bias per feature, not per position
+        # W, b: one bias per feature, not per position
+        self.project = nn.Linear(input_size, hidden_size)
         self.score = nn.Linear(hidden_size, 1, bias=False)  # w: the learned query
 
     def forward(self, x, mask=None):
-        """x (B, T, D); mask (B, T) bool, True = real token. Returns pooled (B, D), weights (B, T)."""
+        """x (B, T, D); mask (B, T) bool, True = real token.
+
+        Returns the pooled states (B, D) and the weights (B, T).
+        """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
         if mask is not None and (mask.dtype != torch.bool or mask.shape != x.shape[:2]):
-            raise ValueError(f"mask must be bool of shape (B, T) = {tuple(x.shape[:2])}, "
-                             f"got {mask.dtype} of shape {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask must be bool of shape (B, T) = {tuple(x.shape[:2])}, "
+                f"got {mask.dtype} of shape {tuple(mask.shape)}")
         scores = self.score(torch.tanh(self.project(x))).squeeze(-1)  # (B, T)
         weights = masked_softmax(scores, mask)  # (B, T); padded positions get exactly 0
         pooled = (weights.unsqueeze(1) @ x).squeeze(1)  # (B, D)
@@ -167,24 +196,33 @@ MOVIE_REVIEWS_FILE = "vader_movie_reviews.tsv.gz"
 
 
 def load_movie_reviews():
-    """The 10,605 movie-review sentences of Hutto & Gilbert (2014): [(text, mean human score in [-4, 4])]."""
+    """The 10,605 movie-review sentences of Hutto & Gilbert (2014).
+
+    Returns [(text, mean human score in [-4, 4])].
+    """
     data = (files("attention_course") / "data" / MOVIE_REVIEWS_FILE).read_bytes()
-    lines = gzip.decompress(data).decode("utf-8").splitlines()[1:]  # skip the header "id, sentiment, text"
+    # skip the header line "id, sentiment, text"
+    lines = gzip.decompress(data).decode("utf-8").splitlines()[1:]
     rows = [line.split("\t", 2) for line in lines if line.strip()]
     return [(text.strip(), float(score)) for _, score, text in rows]
 
 
 def movie_review_splits(min_abs_score=0.5, fractions=(0.8, 0.1, 0.1), seed=0):
-    """Binary labels (1 = positive mean score), near-neutral sentences dropped, fixed-seed split.
+    """Binary labels (1 = positive mean score), near-neutral sentences dropped, split.
 
-    Returns {"train": [(text, label)], "validation": [...], "test": [...]}.
+    Returns {"train": [(text, label)], "validation": [...], "test": [...]}, the same
+    split for the same seed.
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
-        raise ValueError(f"fractions must be 3 positive numbers summing to 1, got {fractions}")
-    examples = [(text, int(score > 0)) for text, score in load_movie_reviews() if abs(score) >= min_abs_score]
+        raise ValueError("fractions must be 3 positive numbers summing to 1, "
+                         f"got {fractions}")
+    examples = [(text, int(score > 0)) for text, score in load_movie_reviews()
+                if abs(score) >= min_abs_score]
     random.Random(seed).shuffle(examples)
-    n_train, n_val = int(fractions[0] * len(examples)), int(fractions[1] * len(examples))
-    return {"train": examples[:n_train], "validation": examples[n_train:n_train + n_val],
+    n_train = int(fractions[0] * len(examples))
+    n_val = int(fractions[1] * len(examples))
+    return {"train": examples[:n_train],
+            "validation": examples[n_train:n_train + n_val],
             "test": examples[n_train + n_val:]}
 
 
@@ -199,18 +237,26 @@ def tokenize(text):
 
 
 def build_vocab(texts, min_freq=2):
-    """{token: id}: <pad> = 0, <unk> = 1, then the tokens seen >= min_freq times, most frequent first."""
+    """{token: id}: <pad> = 0, <unk> = 1, then the tokens seen >= min_freq times.
+
+    The tokens are ordered most frequent first (ties alphabetically).
+    """
     counts = Counter(token for text in texts for token in tokenize(text))
-    words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+    words = sorted((w for w, c in counts.items() if c >= min_freq),
+                   key=lambda w: (-counts[w], w))
     return {token: i for i, token in enumerate([PAD, UNK, *words])}
 
 
-def encode_texts(texts, vocab):
-    """Token ids (B, T) padded with 0 at the end, and the mask (B, T), True = real token."""
+def encode_texts(texts, vocab, device=None):
+    """Token ids (B, T) padded with 0 at the end, and the mask (B, T), True = a token.
+
+    device: where the tensors go (default: the CPU).
+    """
     ids = [[vocab.get(token, 1) for token in tokenize(text)] for text in texts]
     batch = torch.zeros(len(ids), max(1, *map(len, ids)), dtype=torch.long)  # (B, T)
     for i, sequence in enumerate(ids):
         batch[i, :len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+    batch = batch.to(device)
     return batch, batch != 0
 
 
@@ -218,58 +264,66 @@ POOLINGS = ("attention", "mean")
 
 
 class BiLSTMClassifier(nn.Module):
-    """(token ids or vectors) -> Bi-LSTM -> attention or mean pooling -> linear -> class logits."""
+    """(token ids or vectors) -> Bi-LSTM -> attention or mean pooling -> linear."""
 
-    def __init__(self, input_size, hidden_size, num_classes=2, vocab_size=None, pooling="attention",
-                 attention_size=None):
+    def __init__(self, input_size, hidden_size, num_classes=2, vocab_size=None,
+                 pooling="attention", attention_size=None):
         super().__init__()
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+            raise ValueError(
+                f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.input_size, self.vocab_size = input_size, vocab_size
-        self.embedding = None if vocab_size is None else nn.Embedding(vocab_size, input_size, padding_idx=0)
-        self.rnn = nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=True)
-        attention = pooling == "attention"
-        self.pool = AttentionPooling(2 * hidden_size, attention_size or hidden_size) if attention else None
+        self.embedding = (None if vocab_size is None
+                          else nn.Embedding(vocab_size, input_size, padding_idx=0))
+        self.rnn = nn.LSTM(input_size, hidden_size, batch_first=True,
+                           bidirectional=True)
+        self.pool = (AttentionPooling(2 * hidden_size, attention_size or hidden_size)
+                     if pooling == "attention" else None)
         self.out = nn.Linear(2 * hidden_size, num_classes)
 
 
 def _classifier_inputs(model, inputs, mask):
-    """Embed token ids (or check vectors) and return x (B, T, input_size), mask (B, T), lengths (B,)."""
+    """Embed ids (or check vectors): x (B, T, input_size), mask (B, T), lengths (B,)."""
     if model.embedding is not None:
         if inputs.dim() != 2 or inputs.dtype != torch.long:
-            raise ValueError(f"expected token ids (B, T) of dtype long, got {inputs.dtype} "
-                             f"of shape {tuple(inputs.shape)}")
+            raise ValueError("expected token ids (B, T) of dtype long, "
+                             f"got {inputs.dtype} of shape {tuple(inputs.shape)}")
         x = model.embedding(inputs)  # (B, T, input_size)
     elif inputs.dim() != 3 or inputs.shape[-1] != model.input_size:
-        raise ValueError(f"expected vectors (B, T, {model.input_size}) (no embedding layer), "
-                         f"got {tuple(inputs.shape)}")
+        raise ValueError(f"expected vectors (B, T, {model.input_size}) (no embedding "
+                         f"layer), got {tuple(inputs.shape)}")
     else:
         x = inputs
     B, T = x.shape[:2]
     if mask is None:
         mask = torch.ones(B, T, dtype=torch.bool, device=x.device)
     if mask.dtype != torch.bool or mask.shape != (B, T):
-        raise ValueError(f"mask must be bool of shape (B, T) = {(B, T)}, got {mask.dtype} "
-                         f"of shape {tuple(mask.shape)}")
+        raise ValueError(f"mask must be bool of shape (B, T) = {(B, T)}, "
+                         f"got {mask.dtype} of shape {tuple(mask.shape)}")
     lengths = mask.sum(dim=1)  # (B,)
     if not torch.equal(mask, torch.arange(T, device=mask.device) < lengths[:, None]):
-        raise ValueError("mask must mark a prefix of each row (real tokens first, padding at the end)")
+        raise ValueError("mask must mark a prefix of each row "
+                         "(real tokens first, padding at the end)")
     return x, mask, lengths
 
 
 def _classifier_forward(self, inputs, mask=None):
-    """inputs (B, T) token ids, or (B, T, input_size) vectors when vocab_size is None; mask (B, T) bool.
+    """inputs: token ids (B, T), or vectors (B, T, input_size) when vocab_size is None.
 
-    Returns logits (B, num_classes) and the pooling weights (B, T) (uniform over real tokens for "mean").
+    mask (B, T) bool, True = real token. Returns the logits (B, num_classes) and the
+    pooling weights (B, T) (uniform over the real tokens for "mean").
     """
     x, mask, lengths = _classifier_inputs(self, inputs, mask)
-    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
+                                  enforce_sorted=False)
     states, _ = self.rnn(packed)
-    states, _ = pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])  # (B, T, 2H)
+    # (B, T, 2H)
+    states, _ = pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
     if self.pool is not None:
         pooled, weights = self.pool(states, mask)  # (B, 2H), (B, T)
     else:
-        weights = mask / lengths.clamp(min=1)[:, None]  # (B, T): 1/length on real tokens
+        # (B, T): 1 / length on the real tokens
+        weights = mask / lengths.clamp(min=1)[:, None]
         pooled = (weights.unsqueeze(1) @ states).squeeze(1)  # (B, 2H)
     return self.out(pooled), weights
 
@@ -277,20 +331,42 @@ def _classifier_forward(self, inputs, mask=None):
 BiLSTMClassifier.forward = _classifier_forward
 
 
-def train_classifier(model, train, vocab, epochs=3, batch_size=64, lr=3e-3, seed=0, validation=None,
-                     progress=True):
-    """Train on [(text, label)] pairs; keep the weights of the best validation epoch. Returns the history."""
+@torch.no_grad()
+def classifier_accuracy(model, examples, vocab, batch_size=512):
+    """Fraction of [(text, label)] pairs whose predicted class is the label."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(examples), batch_size):
+        texts, labels = zip(*examples[start:start + batch_size], strict=True)
+        logits, _ = model(*encode_texts(texts, vocab, device))  # (B, num_classes)
+        labels = torch.tensor(labels, device=device)  # (B,)
+        correct += (logits.argmax(-1) == labels).sum().item()
+    return correct / len(examples)
+
+
+def train_classifier(model, train, vocab, epochs=3, batch_size=64, lr=3e-3, seed=0,
+                     validation=None, progress=True):
+    """Train on [(text, label)] pairs, on the model's device; keep the best epoch.
+
+    Returns the validation accuracy of every epoch ([] without validation data); the
+    model ends with the weights of its best validation epoch.
+    """
+    device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, best = [], (-1.0, None)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(train), generator=generator).tolist()
-        batches = range(0, len(train), batch_size)
-        for start in tqdm(batches, disable=not progress, leave=False, mininterval=1.0):
-            texts, labels = zip(*(train[i] for i in order[start:start + batch_size]), strict=True)
-            ids, mask = encode_texts(texts, vocab)  # (B, T), (B, T)
-            loss = F.cross_entropy(model(ids, mask)[0], torch.tensor(labels))
+        starts = range(0, len(train), batch_size)
+        for start in progress_bar(starts, desc=f"epoch {epoch + 1}/{epochs}",
+                                  disable=not progress, leave=False):
+            batch = [train[i] for i in order[start:start + batch_size]]
+            texts, labels = zip(*batch, strict=True)
+            ids, mask = encode_texts(texts, vocab, device)  # (B, T), (B, T)
+            logits, _ = model(ids, mask)  # (B, num_classes)
+            loss = F.cross_entropy(logits, torch.tensor(labels, device=device))
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
@@ -298,22 +374,11 @@ def train_classifier(model, train, vocab, epochs=3, batch_size=64, lr=3e-3, seed
         if validation is not None:
             history.append(classifier_accuracy(model, validation, vocab))
             if history[-1] > best[0]:
-                best = (history[-1], {k: v.clone() for k, v in model.state_dict().items()})
+                state = {k: v.clone() for k, v in model.state_dict().items()}
+                best = (history[-1], state)
     if best[1] is not None:
         model.load_state_dict(best[1])
     return history
-
-
-@torch.no_grad()
-def classifier_accuracy(model, examples, vocab, batch_size=512):
-    """Fraction of [(text, label)] pairs whose predicted class is the label."""
-    model.eval()
-    correct = 0
-    for start in range(0, len(examples), batch_size):
-        texts, labels = zip(*examples[start:start + batch_size], strict=True)
-        logits, _ = model(*encode_texts(texts, vocab))
-        correct += (logits.argmax(-1) == torch.tensor(labels)).sum().item()
-    return correct / len(examples)
 
 
 __all__ = [
@@ -333,6 +398,6 @@ __all__ = [
     "encode_texts",
     "POOLINGS",
     "BiLSTMClassifier",
-    "train_classifier",
     "classifier_accuracy",
+    "train_classifier",
 ]

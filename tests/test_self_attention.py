@@ -4,12 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from attention_course import (
     AttentionPooling,
     BiLSTMClassifier,
     MultiHeadAttention,
     build_vocab,
+    classifier_accuracy,
     encode_texts,
     load_movie_reviews,
     merge_heads,
@@ -17,7 +19,9 @@ from attention_course import (
     scaled_dot_product_attention,
     split_heads,
     tokenize,
+    train_classifier,
 )
+from attention_course.utils import PROGRESS_ENV
 
 DTYPES = [torch.float32, torch.float64]
 TOLERANCE = 1e-5
@@ -141,11 +145,38 @@ def test_sdpa_rejects_bad_dropout():
 
 
 def test_split_and_merge_heads_are_inverse():
-    x = torch.randn(2, 5, 12)
-    heads = split_heads(x, 3)
+    projected = torch.randn(2, 5, 12)  # e.g. the queries of 3 heads side by side
+    heads = split_heads(projected, 3)
     assert heads.shape == (2, 3, 5, 4)
-    assert torch.equal(heads[:, 1], x[..., 4:8])  # head 1 holds features 4..7
-    assert torch.equal(merge_heads(heads), x)
+    assert torch.equal(heads[:, 1], projected[..., 4:8])  # head 1: projected features 4..7
+    assert torch.equal(merge_heads(heads), projected)
+
+
+def test_every_head_reads_every_input_feature():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 4).eval()
+    x = torch.randn(2, 5, 8)
+    changed = x.clone()
+    changed[..., 0] += 1.0  # one input feature
+    for proj in (mha.q_proj, mha.k_proj, mha.v_proj):
+        before, after = split_heads(proj(x), 4), split_heads(proj(changed), 4)
+        moved = (before != after).flatten(2).any(-1).any(0)  # (h,)
+        assert moved.all(), "a head that ignores input feature 0 sees a slice of the input"
+    head_1 = mha.q_proj.weight[2:4]  # (d_k, E): head 1's rows of W_Q
+    expected = x @ head_1.T + mha.q_proj.bias[2:4]
+    assert torch.allclose(split_heads(mha.q_proj(x), 4)[:, 1], expected, atol=1e-6)
+
+
+def test_heads_keep_the_arithmetic_and_multiply_the_weights():
+    x = torch.randn(1, 32, 16)
+    flops, weights = {}, {}
+    for h in (1, 4):
+        mha = MultiHeadAttention(16, h).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            _, weights[h] = mha(x, x, x)
+        flops[h] = counter.get_total_flops()
+    assert flops[1] == flops[4] > 0
+    assert weights[1].shape == (1, 1, 32, 32) and weights[4].shape == (1, 4, 32, 32)
 
 
 def run_torch(mha, query, key, value, batch_first, **kwargs):
@@ -386,3 +417,41 @@ def test_tokenize_vocab_and_encode():
     assert vocab == {"<pad>": 0, "<unk>": 1, "good": 2}
     ids, mask = encode_texts(["good film", "good"], vocab)
     assert ids.tolist() == [[2, 1], [2, 0]] and mask.tolist() == [[True, True], [True, False]]
+
+
+def test_encode_texts_puts_the_batch_on_the_device():
+    vocab = build_vocab(["good film", "good"], min_freq=1)
+    ids, mask = encode_texts(["good film"], vocab, device="cpu")
+    assert ids.device.type == mask.device.type == "cpu"
+    assert encode_texts(["good"], vocab)[0].device.type == "cpu"  # default: the CPU
+    if torch.cuda.is_available():
+        ids, mask = encode_texts(["good film"], vocab, device="cuda")
+        assert ids.is_cuda and mask.is_cuda
+
+
+def tiny_sentiment_data():
+    positive = ["good film", "great fun", "good and great", "fun film"]
+    negative = ["bad film", "dull mess", "bad and dull", "dull film"]
+    return [(t, 1) for t in positive] + [(t, 0) for t in negative]
+
+
+def test_train_classifier_learns_keeps_the_best_epoch_and_draws_no_stored_bar(
+        monkeypatch, capsys):
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    data = tiny_sentiment_data()
+    vocab = build_vocab([t for t, _ in data], min_freq=1)
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(8, 8, vocab_size=len(vocab))
+    history = train_classifier(model, data, vocab, epochs=15, batch_size=4, lr=3e-2,
+                               validation=data, progress=True)
+    assert len(history) == 15
+    assert classifier_accuracy(model, data, vocab) == max(history)  # the best epoch kept
+    assert max(history) == 1.0
+    assert capsys.readouterr().err == ""  # no progress bar when outputs are stored
+
+
+def test_train_classifier_without_validation_returns_an_empty_history():
+    data = tiny_sentiment_data()
+    vocab = build_vocab([t for t, _ in data], min_freq=1)
+    model = BiLSTMClassifier(8, 8, vocab_size=len(vocab))
+    assert train_classifier(model, data, vocab, epochs=1, progress=False) == []
