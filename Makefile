@@ -42,7 +42,7 @@ help:
 	@echo "make instructor / make learner  show / hide nbgrader's grading tools in JupyterLab"
 	@echo "make exercises  generate exercises/ from solutions/ (nbgrader)"
 	@echo "make checkpoints  retrain the model shipped inside the package (deterministic on CPU)"
-	@echo "make bench    measure the course against the references (<= 10 min): bench/report.md"
+	@echo "make bench    measure the course against the references (up to 20 min): bench/report.md"
 	@echo "make gpu-check  run every notebook on this machine's GPU: bench/gpu-report.md"
 
 setup: $(STAMP)

@@ -10,7 +10,7 @@ from .attention import *  # noqa: F403  (chapters 4.2, 4.3)
 from .bottleneck import *  # noqa: F403  (chapter 4.1)
 from .dates import *  # noqa: F403  (chapter 4.5)
 from .interpret import *  # noqa: F403  (chapter 4.4)
-from .plotting import ATTENTION_CMAP, plot_attention, use_course_style
+from .plotting import ATTENTION_CMAP, add_colorbar, plot_attention, use_course_style
 from .self_attention import *  # noqa: F403  (chapter 4.6)
 from .utils import describe_device, get_device, progress_bar, set_seed
 

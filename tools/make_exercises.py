@@ -90,6 +90,7 @@ def exercise_page(solution_path: Path) -> str:
     """The book page of one exercise: the task, then the solution in a closed dropdown."""
     notebook = _read(solution_path)
     title, _, task = notebook.cells[0].source.partition("\n")
+    task = task.replace("](../", "](../../")  # the page is one folder deeper than the notebook
     label = solution_path.stem.split("_")[0] + "_" + solution_path.stem.split("_")[1]  # ex4_6
     answers = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
     markers = ("### BEGIN SOLUTION", "### END SOLUTION")

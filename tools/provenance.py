@@ -239,6 +239,7 @@ def _prose(markdown: str) -> str:
     text = re.sub(
         r"\{[\w:-]+\}`([^`<]*?)(?:\s*<[^`]*>)?`", r"\1", text
     )  # {term}`x <y>`
+    text = re.sub(r"`bench/report\.md`", " [BENCH] ", text)
     text = re.sub(r"``[^`]+``|`[^`\n]+`", " CODE ", text)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)  # images
 
