@@ -24,7 +24,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -38,7 +37,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = Path(os.environ.get("ATTENTION_COURSE_LAB_ROOT", ROOT)).resolve()
 SCREENSHOTS = ROOT / "_build" / "screenshots" / "jupyterlab"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.browser
 
@@ -99,17 +97,6 @@ def lab(tmp_path_factory):
             server.kill()
         log.close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield browser
-        browser.close()
 
 
 def open_in_lab(browser, lab, path):

@@ -9,9 +9,7 @@ A full-page screenshot of each page is saved under _build/screenshots/ to be loo
 import functools
 import http.server
 import json
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
@@ -21,7 +19,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Console noise of the pinned stack that no author can fix (../shared/TOOLCHAIN.md):
 # Sphinx 7.4 adds some inline scripts twice (sphinx-doc/sphinx#13402); the theme's first visit.
 KNOWN_CONSOLE_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",
@@ -48,20 +45,6 @@ def server():
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
 
 
 PAGE_BYTES = {}  # page -> bytes it loaded, recorded by every visit
