@@ -292,6 +292,30 @@ def test_sentiment_model_check_accepts_the_right_model_and_rejects_wrong_ones():
         check_sentiment_model(not_implemented)
 
 
+def test_an_assert_inside_torch_becomes_the_checks_message_not_a_torch_traceback():
+    """nn.MultiheadAttention without batch_first asserts its own mask shape: the learner sees
+    the check's one-line explanation naming their line, not torch's bare AssertionError."""
+    from torch import nn
+
+    class Classifier(nn.Module):
+        def __init__(self, vocab_size, embed_size=16, num_heads=2):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+            self.attention = nn.MultiheadAttention(embed_size, num_heads)  # batch_first forgotten
+            self.out = nn.Linear(embed_size, 2)
+
+        def forward(self, ids, mask):
+            x = self.embedding(ids)
+            x = self.attention(x, x, x, key_padding_mask=~mask)[0]
+            return self.out(x.mean(1)), None
+
+    with pytest.raises(AssertionError) as caught:
+        check_sentiment_model(Classifier)
+    message = str(caught.value)
+    assert "raised AssertionError" in message or "could not use this answer" in message, message
+    assert "key_padding_mask" in message or "forward" in message, message
+
+
 def test_sentiment_accuracy_check():
     check_sentiment_accuracy(0.75)
     with pytest.raises(AssertionError, match="below 0.7"):

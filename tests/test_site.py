@@ -246,6 +246,37 @@ def test_code_fit_check_catches_a_line_too_long(browser, server):
         page.close()
 
 
+PROSE_CODE_PAGES = ["book/setup.html", "book/instructors.html", *EXERCISE_PAGES]
+
+
+@pytest.mark.parametrize("name", PROSE_CODE_PAGES)
+def test_prose_code_blocks_fit_the_column_at_1280px(browser, server, name):
+    """Set-up commands and the solutions' code in the exercise pages' dropdowns (opened) do
+    not scroll sideways on a laptop either; printed outputs may."""
+    page, _, _ = open_page(browser, server, name)
+    try:
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        page.wait_for_timeout(200)
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll('article pre'))
+            .filter(pre => !pre.closest('.cell_output') && pre.scrollWidth > pre.clientWidth + 1)
+            .map(pre => pre.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))""")
+        assert not wide, f"{len(wide)} code blocks of {name} scroll sideways at 1280 px, e.g. {wide[0]!r}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_no_page_is_wider_than_a_phone(browser, server, name):
+    """At 390 px the page itself never scrolls sideways (a long inline name wraps); code blocks
+    and figures scroll inside their own boxes."""
+    page, _, _ = open_page(browser, server, name, width=390, height=844)
+    try:
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width} px wide at a 390 px viewport"
+    finally:
+        page.close()
+
+
 def test_figures_are_readable_at_phone_width(browser, server):
     """At 390 px a figure keeps its width (the output scrolls sideways) and says so."""
     name = "notebooks/ch4_4_visualizing_attention.html"
