@@ -92,10 +92,10 @@ markup-check: setup
 	$(BIN)/python tools/convert_markup.py --check
 
 export: setup
-	$(BIN)/python tools/export_notebooks.py
+	$(BIN)/python tools/nbdev_export.py
 
 export-check: setup
-	$(BIN)/python tools/export_notebooks.py --check
+	$(BIN)/python tools/nbdev_export.py --check
 
 exercises: setup
 	$(BIN)/python tools/make_exercises.py

@@ -522,7 +522,7 @@ _REPORT_KEYS = ("accuracy", "entropy", "normalised_entropy")
 def check_length_report(length_report, model):
     """length_report(model, buckets, n) -> {bucket: {accuracy, entropy, normalised}}."""
     __tracebackhide__ = True
-    from .bottleneck import make_reversal_batch
+    from .tasks.reversal import make_reversal_batch
     from .interpret import attention_entropy
 
     buckets = {"tiny": (3, 5), "small": (6, 6)}
@@ -735,7 +735,7 @@ RESULT_KEYS = (
 def check_experiment(result, model, test_pairs, source_vocab, target_vocab):
     """The dict run_experiment returns: every number present, in range, consistent."""
     __tracebackhide__ = True
-    from .dates import translate_batch
+    from .tasks.dates import translate_batch
 
     if result is None:
         _fail(

@@ -227,7 +227,7 @@ def test_experiment_check_rejects_inconsistent_results(untrained_date_model):
     good = {"exact_match": 0.0, "chrf": 0.0, "train_seconds": 1.0, "peak_mib": 1.0, "entropy": 1.0,
             "parameters": sum(p.numel() for p in model.parameters())}
     from attention_course.checks import _reference_chrf
-    from attention_course.dates import translate_batch
+    from attention_course.tasks.dates import translate_batch
     outputs = translate_batch(model, [s for s, _ in test], source_vocab, target_vocab)
     good["chrf"] = sum(_reference_chrf(o, t) for o, (_, t) in zip(outputs, test, strict=True)) / len(test)
     check_experiment(good, model, test, source_vocab, target_vocab)

@@ -42,31 +42,17 @@ def test_every_requirement_is_pinned_exactly():
         assert needed in pins, f"{needed} is a direct dependency and must be pinned in requirements.txt"
 
 
-def environment_pins(path):
-    environment = yaml.safe_load(path.read_text())
+def test_environment_yml_installs_requirements_txt():
+    """environment.yml's pip section reads requirements.txt: the pins live in one place."""
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in environment["dependencies"], "environment.yml must ask for python=3.11"
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
-    return {line for line in pip_section if not line.startswith("-")}
-
-
-def test_environment_yml_carries_the_same_pins():
-    requirements = set(requirement_lines((ROOT / "requirements.txt").read_text()))
-    environment = environment_pins(ROOT / "environment.yml")
-    assert environment == requirements, (
-        f"environment.yml and requirements.txt disagree: only in environment.yml "
-        f"{sorted(environment - requirements)}, only in requirements.txt {sorted(requirements - environment)}"
-    )
-
-
-def test_pin_comparison_catches_a_disagreement(tmp_path):
-    edited = (ROOT / "environment.yml").read_text().replace("numpy==", "numpy==0.0.")
-    (tmp_path / "environment.yml").write_text(edited)
-    requirements = set(requirement_lines((ROOT / "requirements.txt").read_text()))
-    assert environment_pins(tmp_path / "environment.yml") != requirements
+    assert "-r requirements.txt" in pip_section, pip_section
+    assert not [line for line in pip_section if "==" in line], "pins belong in requirements.txt"
 
 
 def run_export_check(root):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "export_notebooks.py"), "--check",
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "nbdev_export.py"), "--check",
                            "--root", str(root)], capture_output=True, text=True)
 
 
@@ -87,11 +73,11 @@ def repo_copy(tmp_path):
 
 
 def test_export_check_fails_on_an_edited_module(repo_copy):
-    module = repo_copy / "attention_course" / "bottleneck.py"
+    module = repo_copy / "attention_course" / "tasks" / "reversal.py"
     module.write_text(module.read_text().replace("SOS = 10", "SOS = 11"))
     result = run_export_check(repo_copy)
     assert result.returncode == 1
-    assert "not in sync" in result.stdout and "bottleneck.py" in result.stdout
+    assert "not in sync" in result.stdout and "tasks/reversal.py" in result.stdout
     assert "-SOS = 11" in result.stdout and "+SOS = 10" in result.stdout
 
 
@@ -105,8 +91,24 @@ def test_export_check_fails_on_an_edited_notebook(repo_copy):
     assert result.returncode == 1 and "softmax(dim=1)" in result.stdout
 
 
+def is_directive_cell(cell):
+    """nbdev's `#| default_exp` cell: only directives, hidden on the site, nothing to run."""
+    lines = cell.source.strip().splitlines()
+    return bool(lines) and all(line.startswith("#|") for line in lines)
+
+
 def code_cells(path):
-    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return [c for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "code" and not is_directive_cell(c)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_directive_cell_names_the_module_and_is_hidden_on_the_site(path):
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    directive = [c for c in cells if c.source.startswith("#| default_exp ")]
+    assert len(directive) == 1, f"{path.name}: one `#| default_exp MODULE` cell"
+    assert "remove-cell" in directive[0].metadata.get("tags", []), path.name
+    assert is_directive_cell(directive[0]), path.name
 
 
 def test_there_are_chapter_notebooks():

@@ -10,7 +10,7 @@ import torch
 
 import attention_course
 from attention_course import get_device, set_seed, use_course_style
-from attention_course.measure import best_seconds, peak_memory_mib
+from attention_course.perf.measure import best_seconds, peak_memory_mib
 from attention_course.utils import DEVICE_ENV, PROGRESS_ENV, describe_device, progress_bar
 
 

@@ -7,7 +7,7 @@ and each figure is the median over the rounds, so that background load slows all
 
 Rows:
   layouts     one Bahdanau decoder step: the course's layout (broadcasting, keys projected once) vs
-              repeat + concatenate vs keys projected every step (attention_course.layouts, from 4.3)
+              repeat + concatenate vs keys projected every step (attention_course.perf.layouts, from 4.3)
   scores      Luong dot / general / concat and additive: time per decoder step, parameters
   attention   teaching scaled_dot_product_attention vs F.scaled_dot_product_attention vs
               MultiHeadAttention vs nn.MultiheadAttention, forward and forward + backward, time and
@@ -75,12 +75,12 @@ from attention_course import (  # noqa: E402
     steps_to,
     train_dates,
 )
-from attention_course.layouts import (  # noqa: E402
+from attention_course.perf.layouts import (  # noqa: E402
     HandFusedAttention,
     ProjectEveryStepAttention,
     RepeatConcatAttention,
 )
-from attention_course.measure import peak_memory_mib  # noqa: E402
+from attention_course.perf.measure import peak_memory_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("layouts", "scores", "attention", "threads", "dates", "course")
