@@ -19,8 +19,13 @@ def get_device() -> torch.device:
     """Return the device the course runs on: CUDA, else Apple MPS, else CPU.
 
     Set the environment variable ``ATTENTION_COURSE_DEVICE`` to ``cuda``, ``mps`` or
-    ``cpu`` to force one. An unknown value raises ValueError; a forced device that this
-    machine does not have raises RuntimeError.
+    ``cpu`` to force one.
+
+    Returns:
+        The torch.device every chapter puts its models and tensors on.
+    Raises:
+        ValueError: if ``ATTENTION_COURSE_DEVICE`` names a device the course does not know.
+        RuntimeError: if it names a device this machine does not have.
     """
     forced = os.environ.get(DEVICE_ENV, "").strip().lower()
     if forced:
@@ -60,7 +65,11 @@ def describe_device(device: torch.device) -> str:
 
 
 def set_seed(seed: int = 0) -> None:
-    """Seed Python's random, NumPy and torch (and every CUDA device when present)."""
+    """Seed Python's random, NumPy and torch (and every CUDA device when present).
+
+    Raises:
+        TypeError: if `seed` is not an int.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(
             f"set_seed expects an int seed, got {type(seed).__name__}: {seed!r}"
