@@ -31,13 +31,30 @@ def _check_qkv(query, key, value):
 # %% ../notebooks/ch4_6_self_attention.ipynb #9fbf5ac3
 def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
                                  dropout_p=0.0):
-    """softmax(Q K^T / sqrt(d_k)) V.
+    """softmax(Q K^T / sqrt(d_k)) V: the output **and** the attention weights.
 
-    query (..., T_q, d_k), key (..., T_k, d_k), value (..., T_k, d_v).
-    mask: bool, broadcasts to (..., T_q, T_k), True = may attend.
-    is_causal: query i sees keys 0..i.
-    Returns output (..., T_q, d_v) and weights (..., T_q, T_k); a query that may see no
-    key gets zero weights and a zero output, never NaN.
+    PyTorch's `torch.nn.functional.scaled_dot_product_attention` has the same name and
+    returns the output only; this one returns `(output, weights)`. Leading dimensions
+    (batch B, heads h) are carried along.
+
+    Args:
+        query: (..., T_q, d_k) float tensor, the queries Q (d_k: `head_dim` in a head).
+        key: (..., T_k, d_k) float tensor, the keys K.
+        value: (..., T_k, d_v) float tensor, the values V.
+        mask: optional bool tensor that broadcasts to (..., T_q, T_k), True = this
+            query may attend this key.
+        is_causal: if True, query i may attend keys 0..i only (and `mask` still holds).
+        dropout_p: probability of zeroing each weight (dropout), in [0, 1).
+    Returns:
+        (output, weights): (..., T_q, d_v) and (..., T_q, T_k); each row of weights sums
+        to 1 over T_k, and a query that may attend no key gets zero weights and a zero
+        output, never NaN.
+    Raises:
+        ValueError: if the shapes of query, key and value do not fit together, if
+            `mask` is not bool or does not broadcast to (..., T_q, T_k), or if
+            `dropout_p` is not in [0, 1).
+    Source: Vaswani et al. (2017), "Attention is all you need", section 3.2.1,
+        equation 1.
     """
     _check_qkv(query, key, value)
     if not 0.0 <= dropout_p < 1.0:
@@ -60,22 +77,42 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #78f48e90
 def split_heads(x, num_heads):
-    """(B, T, E) -> (B, h, T, E / h): head i gets features i * d_k to (i + 1) * d_k - 1.
+    """Cut the projected features into heads: (B, T, E) -> (B, h, T, head_dim).
 
-    x is the output of a projection (the queries, keys or values of all heads side by
-    side), not the tokens themselves: each head's projection has read all E features.
+    Head i gets features i * head_dim to (i + 1) * head_dim - 1, head_dim = E / h (d_k
+    in the equations). x is the output of a projection (the queries, keys or values of
+    all heads side by side), not the tokens themselves: each head's projection has read
+    all E features.
+
+    Args:
+        x: (B, T, E) tensor, E divisible by `num_heads`.
+        num_heads: h, the number of heads.
+    Returns:
+        (B, h, T, head_dim) tensor.
+    Source: the heads of Vaswani et al. (2017), section 3.2.2, for all heads at once.
     """
     B, T, E = x.shape
-    return x.reshape(B, T, num_heads, E // num_heads).transpose(1, 2)  # (B, h, T, d_k)
+    head_dim = E // num_heads
+    return x.reshape(B, T, num_heads, head_dim).transpose(1, 2)  # (B, h, T, d_k)
 
 
 def merge_heads(x):
-    """(B, h, T, d_k) -> (B, T, h * d_k): the heads' outputs side by side."""
-    B, h, T, d_k = x.shape
-    return x.transpose(1, 2).reshape(B, T, h * d_k)  # (B, T, E)
+    """Put the heads' outputs side by side: (B, h, T, head_dim) -> (B, T, h * head_dim).
+
+    The inverse of split_heads: the Concat(head_1, ..., head_h) of Vaswani et al.
+    (2017), section 3.2.2.
+
+    Args:
+        x: (B, h, T, head_dim) tensor.
+    Returns:
+        (B, T, h * head_dim) tensor, i.e. (B, T, E).
+    """
+    B, h, T, head_dim = x.shape
+    return x.transpose(1, 2).reshape(B, T, h * head_dim)  # (B, T, E)
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #5d9e9581
 def _check_mha_inputs(query, key, value, embed_dim):
+    """Name the expected and the received shapes of multi-head attention's inputs."""
     shapes = (f"query {tuple(query.shape)}, key {tuple(key.shape)}, "
               f"value {tuple(value.shape)}")
     if any(t.dim() != 3 or t.shape[-1] != embed_dim for t in (query, key, value)):
@@ -98,17 +135,18 @@ def _head_mask(mask, B, T_q, T_k):
     return mask[:, None, None, :] if mask.dim() == 2 else mask[:, None]
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #63c3b985
-class MultiHeadAttention(nn.Module):
-    """Multi-head attention, batch first, all heads in one batched computation."""
+class _MultiHeadLayers(nn.Module):
+    """The layers of MultiHeadAttention (the next cell adds the forward pass)."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True):
+        """The arguments and errors are those of MultiHeadAttention."""
         super().__init__()
         if num_heads < 1 or embed_dim % num_heads != 0:
             raise ValueError(
                 f"embed_dim must be divisible by num_heads: got embed_dim={embed_dim}, "
-                f"num_heads={num_heads} (expected embed_dim = num_heads * d_k)")
+                f"num_heads={num_heads} (expected embed_dim = num_heads * head_dim)")
         self.embed_dim, self.num_heads = embed_dim, num_heads
-        self.d_k = embed_dim // num_heads
+        self.head_dim = embed_dim // num_heads  # d_k
         self.dropout = dropout  # on the attention weights, in training mode only
         # W_Q, W_K, W_V of all heads side by side: every head reads all E features
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
@@ -116,11 +154,49 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)  # W_O
 
-    def forward(self, query, key, value, mask=None, is_causal=False):
-        """query (B, T_q, E), key and value (B, T_k, E); mask True = may attend.
+    @property
+    def d_k(self):
+        """The per-head width under its earlier name: `head_dim`."""
+        return self.head_dim
 
-        mask: (B, T_k) or (B, T_q, T_k). Returns the output (B, T_q, E) and the weights
-        of every head (B, h, T_q, T_k).
+# %% ../notebooks/ch4_6_self_attention.ipynb #a7c2e91d
+class MultiHeadAttention(_MultiHeadLayers):
+    """Multi-head attention, batch first, all heads in one batched computation.
+
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O with
+    head_i = Attention(Q W_Q^(i), K W_K^(i), V W_V^(i)). The h matrices W_Q^(i) sit side
+    by side in one (E, E) layer `q_proj` (likewise `k_proj`, `v_proj`); `out_proj` is
+    W_O: the layout of `torch.nn.MultiheadAttention` (see `from_torch`).
+
+    Args:
+        embed_dim: E, the width of a token's vector (in and out).
+        num_heads: h; each head gets head_dim = E / h features (d_k).
+        dropout: probability of zeroing an attention weight, in training mode only.
+        bias: whether the four projections have biases.
+    Raises:
+        ValueError: from the constructor if num_heads < 1 or embed_dim is not divisible
+            by num_heads; from `forward` and `from_torch` as they say.
+    Source: Vaswani et al. (2017), "Attention is all you need", section 3.2.2.
+    """
+
+    def forward(self, query, key, value, mask=None, is_causal=False):
+        """Attend from every query to the keys, with all heads at once.
+
+        Args:
+            query: (B, T_q, E) float tensor.
+            key: (B, T_k, E) float tensor.
+            value: (B, T_k, E) float tensor.
+            mask: optional bool tensor, True = may attend: (B, T_k), the same keys for
+                every query (padding), or (B, T_q, T_k).
+            is_causal: if True, query i may attend keys 0..i only (and `mask` holds).
+        Returns:
+            (output, weights): (B, T_q, E) and every head's weights (B, h, T_q, T_k).
+            A query that may attend no key gets zero weights, and `out_proj`'s bias
+            as its output.
+        Raises:
+            ValueError: if query, key or value is not 3-D with E features, key and value
+                differ in shape, the batch sizes differ, or mask is not bool of shape
+                (B, T_k) or (B, T_q, T_k).
         """
         _check_mha_inputs(query, key, value, self.embed_dim)
         q = split_heads(self.q_proj(query), self.num_heads)  # (B, h, T_q, d_k)
@@ -135,7 +211,16 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, mha):
-        """A copy of an nn.MultiheadAttention, batch_first or not (ours is)."""
+        """A copy of an nn.MultiheadAttention, batch_first or not (ours is).
+
+        Args:
+            mha: a `torch.nn.MultiheadAttention` with kdim = vdim = embed_dim,
+                add_bias_kv=False and add_zero_attn=False.
+        Returns:
+            A MultiHeadAttention with mha's weights, dropout, device, dtype and mode.
+        Raises:
+            ValueError: if mha uses kdim or vdim, add_bias_kv or add_zero_attn.
+        """
         if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
             raise ValueError(
                 "from_torch supports nn.MultiheadAttention with "
@@ -157,7 +242,21 @@ class MultiHeadAttention(nn.Module):
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #90333a4d
 class AttentionPooling(nn.Module):
-    """Masked attention pooling: (B, T, D) states -> one (B, D) vector, for any T."""
+    """Masked attention pooling: (B, T, D) states -> one (B, D) vector, for any T.
+
+    e_t = w^T tanh(W x_t + b), weights = masked softmax of e over t, pooled =
+    sum_t weights_t x_t: additive attention with one learned query w. The bias b has one
+    number per feature, not per position, so one module pools any length T.
+
+    Args:
+        input_size: D, the width of each state (2H for a Bi-LSTM's states).
+        hidden_size: d_a, the width of the tanh layer W (the scorer's hidden size).
+    Raises:
+        ValueError: from `forward`, if x is not (B, T, input_size) or mask is not a bool
+            (B, T) tensor.
+    Source: Yang et al. (2016), "Hierarchical attention networks for document
+        classification", section 2.2 (word attention; w is their context vector u_w).
+    """
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
@@ -167,9 +266,17 @@ class AttentionPooling(nn.Module):
         self.score = nn.Linear(hidden_size, 1, bias=False)  # w: the learned query
 
     def forward(self, x, mask=None):
-        """x (B, T, D); mask (B, T) bool, True = real token.
+        """Pool the states x into one vector per sequence.
 
-        Returns the pooled states (B, D) and the weights (B, T).
+        Args:
+            x: (B, T, D) float tensor of states.
+            mask: optional (B, T) bool tensor, True = may attend (a real token).
+        Returns:
+            (pooled, weights): (B, D) and (B, T); the weights sum to 1 over the
+            attended positions, are exactly 0 elsewhere, and a row with no True gets
+            zero weights and a zero vector.
+        Raises:
+            ValueError: if x is not (B, T, input_size) or mask not bool of shape (B, T).
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(

@@ -1,4 +1,8 @@
-"""Chapter 4.6: scaled dot-product attention, multi-head attention, attention pooling, the sentiment data."""
+"""Chapter 4.6: scaled dot-product attention, multi-head attention, attention pooling (the
+mechanisms, attention_course.self_attention) and the sentiment task (attention_course.tasks.sentiment)."""
+
+import ast
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,18 +10,21 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from attention_course import (
+from attention_course import self_attention
+from attention_course.self_attention import (
     AttentionPooling,
-    BiLSTMClassifier,
     MultiHeadAttention,
+    merge_heads,
+    scaled_dot_product_attention,
+    split_heads,
+)
+from attention_course.tasks.sentiment import (
+    BiLSTMClassifier,
     build_vocab,
     classifier_accuracy,
     encode_texts,
     load_movie_reviews,
-    merge_heads,
     movie_review_splits,
-    scaled_dot_product_attention,
-    split_heads,
     tokenize,
     train_classifier,
 )
@@ -455,3 +462,48 @@ def test_train_classifier_without_validation_returns_an_empty_history():
     vocab = build_vocab([t for t, _ in data], min_freq=1)
     model = BiLSTMClassifier(8, 8, vocab_size=len(vocab))
     assert train_classifier(model, data, vocab, epochs=1, progress=False) == []
+
+
+# ----------------------------------------------------------------- layout and names (issue 14)
+
+
+def test_the_mechanisms_never_import_a_task():
+    tree = ast.parse(Path(self_attention.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert imported and not [name for name in imported if "tasks" in name.split(".")]
+
+
+def test_classifier_forward_is_written_in_its_class():
+    # not a function assigned to the class after its definition
+    assert BiLSTMClassifier.forward.__qualname__ == "BiLSTMClassifier.forward"
+    assert MultiHeadAttention.forward.__qualname__ == "MultiHeadAttention.forward"
+
+
+def test_keyword_names_of_today_stay_accepted():
+    q, k, v = qkv(1, 3, 4)
+    out, _ = scaled_dot_product_attention(query=q, key=k, value=v, mask=None, is_causal=True,
+                                          dropout_p=0.0)
+    assert out.shape == (1, 3, 4)
+    mha = MultiHeadAttention(embed_dim=8, num_heads=2, dropout=0.0, bias=True)
+    assert mha.head_dim == mha.d_k == 4  # the per-head width; d_k, its earlier name, still reads
+    pool = AttentionPooling(input_size=6, hidden_size=3)
+    assert pool.project.out_features == 3  # hidden_size is d_a, the width of the tanh layer
+    model = BiLSTMClassifier(input_size=8, hidden_size=6, num_classes=3, vocab_size=20,
+                             pooling="attention", attention_size=5)
+    assert model.rnn.hidden_size == 6 and model.pool.project.out_features == 5
+
+
+def test_the_sdpa_docstring_says_it_returns_the_weights_too():
+    doc = scaled_dot_product_attention.__doc__
+    assert "(output, weights)" in doc and "torch.nn.functional.scaled_dot_product_attention" in doc
+
+
+def test_encode_texts_keeps_a_column_for_empty_texts():
+    vocab = build_vocab(["good film", "good"], min_freq=1)
+    ids, mask = encode_texts(["", ""], vocab)
+    assert ids.tolist() == [[0], [0]] and not mask.any()
+    ids, mask = encode_texts(["", "good film ."], vocab)
+    assert ids.tolist() == [[0, 0, 0], [2, 3, 1]]
+    assert mask.tolist() == [[False] * 3, [True] * 3]

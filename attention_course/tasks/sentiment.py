@@ -16,9 +16,16 @@ MOVIE_REVIEWS_FILE = "vader_movie_reviews.tsv.gz"
 
 
 def load_movie_reviews():
-    """The 10,605 movie-review sentences of Hutto & Gilbert (2014).
+    """The 10,605 movie-review sentences of Hutto & Gilbert (2014), with human scores.
 
-    Returns [(text, mean human score in [-4, 4])].
+    Read from the copy the package ships (attention_course/data), so it works offline.
+
+    Returns:
+        [(text, score)] in the file's order; score is the mean rating of the human
+        raters, in [-4, 4] (-4 extremely negative, +4 extremely positive).
+    Source: Hutto & Gilbert (2014), "VADER: a parsimonious rule-based model for
+        sentiment analysis of social media text": their movie-review snippets (from
+        Pang & Lee, 2005) with the raters' mean scores.
     """
     data = (files("attention_course") / "data" / MOVIE_REVIEWS_FILE).read_bytes()
     # skip the header line "id, sentiment, text"
@@ -26,12 +33,22 @@ def load_movie_reviews():
     rows = [line.split("\t", 2) for line in lines if line.strip()]
     return [(text.strip(), float(score)) for _, score, text in rows]
 
-
+# %% ../../notebooks/ch4_6_self_attention.ipynb #4d1b8f36
 def movie_review_splits(min_abs_score=0.5, fractions=(0.8, 0.1, 0.1), seed=0):
-    """Binary labels (1 = positive mean score), near-neutral sentences dropped, split.
+    """Binary-labelled movie reviews, near-neutral ones dropped, split in three.
 
-    Returns {"train": [(text, label)], "validation": [...], "test": [...]}, the same
-    split for the same seed.
+    Label 1 for a positive mean score, 0 for a negative one; sentences with
+    |score| < min_abs_score are dropped, the rest shuffled with `seed` and cut in order.
+
+    Args:
+        min_abs_score: the smallest |mean score| kept (scores lie in [-4, 4]).
+        fractions: (train, validation, test): 3 positive numbers summing to 1.
+        seed: seed of the shuffle; the same seed gives the same split.
+    Returns:
+        {"train": [(text, label)], "validation": [...], "test": [...]}.
+    Raises:
+        ValueError: if fractions is not 3 positive numbers summing to 1.
+    Source: the data of Hutto & Gilbert (2014) (see load_movie_reviews).
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
         raise ValueError("fractions must be 3 positive numbers summing to 1, "
@@ -52,32 +69,56 @@ UNK = "<unk>"  # id 1: every token outside the vocabulary
 
 
 def tokenize(text):
-    """Lower-cased words (with their apostrophe suffix) and single punctuation marks."""
+    """Lower-cased words (with their apostrophe suffix) and single punctuation marks.
+
+    Args:
+        text: a string.
+    Returns:
+        list of tokens: "It isn't GOOD." -> ["it", "isn't", "good", "."].
+    """
     return TOKEN_PATTERN.findall(text.lower())
 
 
 def build_vocab(texts, min_freq=2):
-    """{token: id}: <pad> = 0, <unk> = 1, then the tokens seen >= min_freq times.
+    """The vocabulary {token: id}: <pad> = 0, <unk> = 1, then the frequent tokens.
 
-    The tokens are ordered most frequent first (ties alphabetically).
+    The tokens seen at least min_freq times, most frequent first (ties alphabetically),
+    so the same texts always give the same ids.
+
+    Args:
+        texts: iterable of strings (the training texts only).
+        min_freq: how many times a token must occur to get its own id.
+    Returns:
+        dict token -> id, |V| entries.
     """
     counts = Counter(token for text in texts for token in tokenize(text))
     words = sorted((w for w, c in counts.items() if c >= min_freq),
                    key=lambda w: (-counts[w], w))
     return {token: i for i, token in enumerate([PAD, UNK, *words])}
 
+# %% ../../notebooks/ch4_6_self_attention.ipynb #e3a5c0b2
+from torch.nn.utils.rnn import pad_sequence
+
 
 def encode_texts(texts, vocab, device=None):
-    """Token ids (B, T) padded with 0 at the end, and the mask (B, T), True = a token.
+    """Token ids of a batch of texts, padded at the end, and the mask of real tokens.
 
-    device: where the tensors go (default: the CPU).
+    Tokens outside `vocab` become <unk> (id 1); every row is padded with <pad> (id 0)
+    to the longest text (T >= 1, even when every text is empty).
+
+    Args:
+        texts: a sequence of B strings.
+        vocab: {token: id}, from build_vocab.
+        device: where the tensors go (default: the CPU).
+    Returns:
+        (ids, mask): (B, T) long and (B, T) bool, True = a real token (may attend).
     """
-    ids = [[vocab.get(token, 1) for token in tokenize(text)] for text in texts]
-    batch = torch.zeros(len(ids), max(1, *map(len, ids)), dtype=torch.long)  # (B, T)
-    for i, sequence in enumerate(ids):
-        batch[i, :len(sequence)] = torch.tensor(sequence, dtype=torch.long)
-    batch = batch.to(device)
-    return batch, batch != 0
+    # an empty text becomes one <pad>, so that T >= 1
+    sequences = [torch.tensor([vocab.get(token, 1) for token in tokenize(text)] or [0])
+                 for text in texts]
+    ids = pad_sequence(sequences, batch_first=True, padding_value=0)  # (B, T)
+    ids = ids.to(device)
+    return ids, ids != 0
 
 # %% ../../notebooks/ch4_6_self_attention.ipynb #957f18a5
 import torch.nn.functional as F
@@ -89,11 +130,12 @@ from ..self_attention import AttentionPooling
 POOLINGS = ("attention", "mean")
 
 
-class BiLSTMClassifier(nn.Module):
-    """(token ids or vectors) -> Bi-LSTM -> attention or mean pooling -> linear."""
+class _BiLSTMClassifierLayers(nn.Module):
+    """The layers of BiLSTMClassifier, which adds the forward pass two cells below."""
 
     def __init__(self, input_size, hidden_size, num_classes=2, vocab_size=None,
                  pooling="attention", attention_size=None):
+        """The arguments and errors are those of BiLSTMClassifier."""
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(
@@ -133,33 +175,75 @@ def _classifier_inputs(model, inputs, mask):
     return x, mask, lengths
 
 # %% ../../notebooks/ch4_6_self_attention.ipynb #8d305176
-def _classifier_forward(self, inputs, mask=None):
-    """inputs: token ids (B, T), or vectors (B, T, input_size) when vocab_size is None.
+class BiLSTMClassifier(_BiLSTMClassifierLayers):
+    """(token ids or vectors) -> Bi-LSTM -> attention or mean pooling -> linear.
 
-    mask (B, T) bool, True = real token. Returns the logits (B, num_classes) and the
-    pooling weights (B, T) (uniform over the real tokens for "mean").
+    The Bi-LSTM reads the true lengths (packed sequences), so padding changes nothing.
+    Its states are pooled by AttentionPooling or, with pooling="mean", averaged over
+    the real tokens (the baseline).
+
+    Args:
+        input_size: width of the token vectors: the embedding's, or that of the
+            vectors fed in when vocab_size is None.
+        hidden_size: H, the LSTM's hidden size per direction (the states have 2H).
+        num_classes: number of classes (logits per sentence).
+        vocab_size: |V| for an embedding layer (<pad> = id 0), or None to feed vectors.
+        pooling: "attention" or "mean" (POOLINGS).
+        attention_size: d_a, the width of the pooling's tanh layer (default H).
+    Raises:
+        ValueError: from the constructor if pooling is not in POOLINGS; from `forward`
+            as it says.
+    Source: attention pooling of a bidirectional RNN's states, as the word level of
+        Yang et al. (2016), "Hierarchical attention networks for document
+        classification", section 2.2 (with an LSTM for their GRU).
     """
-    x, mask, lengths = _classifier_inputs(self, inputs, mask)
-    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
-                                  enforce_sorted=False)
-    states, _ = self.rnn(packed)
-    # (B, T, 2H)
-    states, _ = pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
-    if self.pool is not None:
-        pooled, weights = self.pool(states, mask)  # (B, 2H), (B, T)
-    else:
-        # (B, T): 1 / length on the real tokens
-        weights = mask / lengths.clamp(min=1)[:, None]
-        pooled = (weights.unsqueeze(1) @ states).squeeze(1)  # (B, 2H)
-    return self.out(pooled), weights
 
+    def forward(self, inputs, mask=None):
+        """Logits and pooling weights of a batch.
 
-BiLSTMClassifier.forward = _classifier_forward
+        Args:
+            inputs: token ids (B, T) long, or vectors (B, T, input_size) when
+                vocab_size is None.
+            mask: optional (B, T) bool, True = a real token (may attend), real tokens
+                first; default: every position is real.
+        Returns:
+            (logits, weights): (B, num_classes) and the pooling weights (B, T), 0 at
+            padding (uniform over the real tokens for "mean").
+        Raises:
+            ValueError: if inputs are not ids (B, T) of dtype long (with an embedding)
+                or vectors (B, T, input_size) (without), or mask is not a bool (B, T)
+                mask of a prefix of each row.
+        """
+        x, mask, lengths = _classifier_inputs(self, inputs, mask)
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        states, _ = self.rnn(packed)
+        # (B, T, 2H)
+        states, _ = pad_packed_sequence(states, batch_first=True,
+                                        total_length=x.shape[1])
+        if self.pool is not None:
+            pooled, weights = self.pool(states, mask)  # (B, 2H), (B, T)
+        else:
+            # (B, T): 1 / length on the real tokens
+            weights = mask / lengths.clamp(min=1)[:, None]
+            pooled = (weights.unsqueeze(1) @ states).squeeze(1)  # (B, 2H)
+        return self.out(pooled), weights
 
 # %% ../../notebooks/ch4_6_self_attention.ipynb #5de4f174
 @torch.no_grad()
 def classifier_accuracy(model, examples, vocab, batch_size=512):
-    """Fraction of [(text, label)] pairs whose predicted class is the label."""
+    """Fraction of the (text, label) examples whose predicted class is their label.
+
+    The model runs in eval mode, without gradients, on its own device.
+
+    Args:
+        model: a classifier that returns (logits, weights), e.g. a BiLSTMClassifier.
+        examples: list of (text, label) pairs.
+        vocab: {token: id} to encode the texts with.
+        batch_size: sentences per forward pass.
+    Returns:
+        The accuracy, a float in [0, 1].
+    """
     model.eval()
     device = next(model.parameters()).device
     correct = 0
@@ -176,10 +260,24 @@ from ..utils import progress_bar
 
 def train_classifier(model, train, vocab, epochs=3, batch_size=64, lr=3e-3, seed=0,
                      validation=None, progress=True):
-    """Train on [(text, label)] pairs, on the model's device; keep the best epoch.
+    """Train on (text, label) pairs with Adam, on the model's device; keep the best.
 
-    Returns the validation accuracy of every epoch ([] without validation data); the
-    model ends with the weights of its best validation epoch.
+    Shuffled mini-batches (the order fixed by `seed`), cross-entropy, gradient clipping
+    at norm 1; after each epoch the validation accuracy, if validation data is given.
+
+    Args:
+        model: e.g. a BiLSTMClassifier, already on the device to train on.
+        train: list of (text, label) pairs.
+        vocab: {token: id} to encode the texts with.
+        epochs: passes over `train`.
+        batch_size: sentences per step.
+        lr: Adam's learning rate.
+        seed: seed of the batch order.
+        validation: optional list of (text, label) pairs.
+        progress: show a progress bar per epoch (none if ATTENTION_COURSE_PROGRESS=0).
+    Returns:
+        The validation accuracy of every epoch ([] without validation data); the model
+        ends with the weights of its best validation epoch (of the last one without).
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
