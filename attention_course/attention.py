@@ -1,20 +1,29 @@
 """Attention over an encoder's states, the mechanisms of chapters 4.2 and 4.3.
 
-One import for the recurrent-attention mechanisms: the masked softmax, additive
-(Bahdanau) and multiplicative (Luong) attention, and the decoder that uses either. The
-code is generated from the notebooks that teach it: `attention_course.bahdanau` from
-chapter 4.2, `attention_course.luong` from chapter 4.3 (edit the notebook, then run
-`make export`).
+One import for the recurrent-attention mechanisms: the masked softmax, the additive
+score (Bahdanau) and the multiplicative scores (Luong), the attention modules and the
+decoder that uses either, and the entropy of attention weights. The code is generated
+from the notebooks that teach it: `attention_course.bahdanau` from chapter 4.2,
+`attention_course.luong` from chapter 4.3 (edit the notebook, then run `make export`).
 """
 
-from .bahdanau import AttentionBase, AttentionDecoder, BahdanauAttention, masked_softmax
+from .bahdanau import (
+    AttentionBase,
+    AttentionDecoder,
+    BahdanauAttention,
+    additive_score,
+    attention_entropy,
+    masked_softmax,
+)
 from .luong import LUONG_SCORES, LuongAttention
 
 __all__ = [
     "masked_softmax",
     "AttentionBase",
+    "additive_score",
     "BahdanauAttention",
     "LuongAttention",
     "LUONG_SCORES",
     "AttentionDecoder",
+    "attention_entropy",
 ]

@@ -4,19 +4,38 @@
 __all__ = ['LUONG_SCORES', 'LuongAttention']
 
 # %% ../notebooks/ch4_3_luong_attention.ipynb #04452689
-import torch
 from torch import nn
 
-from .bahdanau import AttentionBase, _check_sizes
+from attention_course.bahdanau import (
+    AttentionBase,
+    BahdanauAttention,
+    _check_sizes,
+    additive_score,
+)
 
 LUONG_SCORES = ("dot", "general", "concat")
 
 
 class LuongAttention(AttentionBase):
-    """Multiplicative attention (Luong et al., 2015): dot, general or concat score.
+    """Luong et al.'s attention: the dot or general (multiplicative) or concat score.
 
-    hidden_size is the width of the concat score's tanh layer; dot and general ignore
-    it.
+    dot: s^T h_i; general: s^T W_a h_i; concat: v_a^T tanh(W_a [s; h_i]), the additive
+    score of `BahdanauAttention` (its layers W_q, W_k, v and `additive_score`). Called
+    as `attention(query, keys, mask=None, projected_keys=None)` -> (context, weights),
+    see `AttentionBase.forward`.
+
+    Args:
+        query_size: d_q, the width of a query (the decoder state s_t).
+        key_size: d_k, the width of a key and value (the encoder state h_i).
+        score: "dot" (needs d_q = d_k), "general" or "concat".
+        hidden_size: d_a, the width of the concat score's tanh layer (not the hidden
+            size H of a recurrent network); dot and general ignore it.
+    Raises:
+        ValueError: if `score` is unknown, a size is not a positive integer, dot gets
+            d_q != d_k, or concat gets no hidden_size; from `forward`, as
+            `AttentionBase.forward`.
+    Source: Luong, Pham & Manning (2015), "Effective approaches to attention-based
+        neural machine translation", section 3.1 (the score functions).
     """
 
     def __init__(self, query_size, key_size, score="general", hidden_size=None):
@@ -37,23 +56,22 @@ class LuongAttention(AttentionBase):
         if score == "general":
             self.W = nn.Linear(key_size, query_size, bias=False)
         elif score == "concat":
-            _check_sizes(hidden_size=hidden_size)
-            # W_a [q; k] = W_q q + W_k k: the concatenation, without building it T times
-            self.W_q = nn.Linear(query_size, hidden_size, bias=False)
-            self.W_k = nn.Linear(key_size, hidden_size, bias=False)
-            self.v = nn.Linear(hidden_size, 1, bias=False)
+            # W_a [q; k] = W_q q + W_k k: chapter 4.2's layers, under the same names
+            additive = BahdanauAttention(query_size, key_size, hidden_size)
+            self.W_q, self.W_k, self.v = additive.W_q, additive.W_k, additive.v
 
     def project_keys(self, keys):
+        """keys (B, T_k, d_k) -> (B, T_k, d_q) for general, (B, T_k, d_a) for concat."""
         if self.score_name == "general":
             return self.W(keys)  # (B, T, query_size): W_a h_i, once per source sequence
         if self.score_name == "concat":
-            return self.W_k(keys)  # (B, T, hidden)
+            return self.W_k(keys)  # (B, T, d_a)
         return keys  # dot: nothing to do
 
     def score(self, query, projected_keys):
+        """query (B, T_q, d_q), projected keys (B, T_k, ...) -> scores (B, T_q, T_k)."""
         if self.score_name == "concat":
-            q = self.W_q(query).unsqueeze(2)  # (B, T_q, 1, hidden)
-            hidden = torch.tanh(q + projected_keys.unsqueeze(1))  # (B, T_q, T, hidden)
-            return self.v(hidden).squeeze(-1)  # (B, T_q, T)
+            return additive_score(query, projected_keys, self.W_q, self.v)
         # (B, T_q, T): s^T (W_a h_i), all i at once
         return query @ projected_keys.transpose(1, 2)
+

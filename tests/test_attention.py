@@ -14,8 +14,11 @@ from attention_course import (
     AttentionDecoder,
     BahdanauAttention,
     LuongAttention,
+    bahdanau,
+    luong,
     masked_softmax,
 )
+from attention_course.attention import additive_score, attention_entropy
 
 B, T, T_Q, QUERY, KEY, HIDDEN = 3, 5, 4, 6, 7, 8
 
@@ -286,6 +289,30 @@ def test_luong_concat_is_the_additive_score_and_general_with_identity_is_dot():
     assert torch.allclose(general(query, keys)[1], dot(query, keys)[1], atol=1e-6)
 
 
+@pytest.mark.parametrize("module, make_attention", [
+    (bahdanau, lambda: BahdanauAttention(QUERY, KEY, HIDDEN)),
+    (luong, lambda: LuongAttention(QUERY, KEY, "concat", hidden_size=HIDDEN)),
+])
+def test_bahdanau_and_concat_score_with_the_one_additive_score(module, make_attention):
+    attention = make_attention()
+    query, keys = inputs(attention, T_Q)
+    with mock.patch.object(module, "additive_score", wraps=additive_score) as spy:
+        attention(query, keys)
+    assert spy.call_count == 1
+    queries, projected, W_q, v = spy.call_args.args
+    assert W_q is attention.W_q and v is attention.v and projected.shape == (B, T, HIDDEN)
+
+
+def test_additive_score_is_v_tanh_of_the_sum():
+    W_q, v = torch.nn.Linear(QUERY, HIDDEN, bias=False), torch.nn.Linear(HIDDEN, 1, bias=False)
+    query, projected = torch.randn(B, T_Q, QUERY), torch.randn(B, T, HIDDEN)
+    scores = additive_score(query, projected, W_q, v)
+    assert scores.shape == (B, T_Q, T)
+    b, t, i = 1, 2, 3
+    expected = v.weight[0] @ torch.tanh(W_q.weight @ query[b, t] + projected[b, i])
+    assert torch.allclose(scores[b, t, i], expected, atol=1e-6)
+
+
 def test_luong_parameter_counts():
     counts = {score: sum(p.numel() for p in LuongAttention(QUERY if score != "dot" else KEY, KEY, score,
                                                            hidden_size=HIDDEN).parameters())
@@ -475,3 +502,25 @@ def test_decoder_refuses_an_attention_of_other_sizes(sizes):
     with pytest.raises(ValueError, match="attention must take queries of size") as info:
         AttentionDecoder(VOCAB, EMBED, *sizes, BahdanauAttention(H_DEC, KEY, HIDDEN))
     assert f"query_size={H_DEC}, key_size={KEY}" in str(info.value)
+
+
+# --------------------------------------------------------------------------- entropy
+
+
+def test_attention_entropy_uniform_one_hot_and_padding():
+    rows = torch.tensor([[0.25] * 4, [1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [0.0] * 4])
+    entropy = attention_entropy(rows)
+    assert entropy.shape == (4,)
+    assert torch.allclose(entropy, torch.tensor([math.log(4), 0.0, math.log(2), 0.0]))
+    assert not torch.signbit(entropy).any()  # never -0.0 (entr(1) alone is -0.0)
+    assert not torch.signbit(attention_entropy(torch.ones(3, 1))).any()
+
+
+def test_attention_entropy_keeps_leading_dims_dtype_and_reads_array_likes():
+    weights = torch.softmax(torch.randn(2, 3, 5, dtype=torch.float64), dim=-1)
+    entropy = attention_entropy(weights)
+    assert entropy.shape == (2, 3) and entropy.dtype == torch.float64
+    assert torch.allclose(entropy, -(weights * weights.log()).sum(dim=-1))
+    from_list = attention_entropy([[0.5, 0.5], [0.9, 0.1]])
+    assert from_list.dtype == torch.float32
+    assert torch.allclose(from_list, torch.tensor([math.log(2), -0.9 * math.log(0.9) - 0.1 * math.log(0.1)]))

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from attention_course import numpy_attention
-from attention_course.numpy_attention import Attention, AttentionWeight, WeightSum, softmax
+from attention_course.numpy_attention import (
+    Attention,
+    AttentionWeight,
+    WeightSum,
+    max_relative_error,
+    numerical_gradient,
+    softmax,
+)
 
 N, T, H = 3, 4, 5
 
@@ -24,29 +31,29 @@ def data(rng):
     return rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
 
 
-def numerical_gradient(loss, x, eps=1e-5):
-    grad = np.zeros_like(x)
-    for j in np.ndindex(x.shape):
-        saved = x[j]
-        x[j] = saved + eps
-        plus = loss()
-        x[j] = saved - eps
-        minus = loss()
-        x[j] = saved
-        grad[j] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def max_relative_error(a, b):
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
-
-
 def test_the_module_uses_numpy_only():
     tree = ast.parse(inspect.getsource(numpy_attention))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported == {"numpy"}
+
+
+def test_numerical_gradient_of_a_known_function_and_x_restored(rng):
+    x = rng.standard_normal((3, 4))
+    before = x.copy()
+    grad = numerical_gradient(lambda: float(np.sum(x**3)), x)  # d/dx sum x^3 = 3 x^2
+    assert grad.shape == x.shape and np.allclose(grad, 3 * before**2, atol=1e-8)
+    assert np.array_equal(x, before)  # every element changed and put back
+    assert max_relative_error(grad, 3 * before**2) < 1e-6  # truncation error ~ eps^2
+
+
+def test_max_relative_error_is_scale_free_and_bounded():
+    a = np.array([1.0, -2.0, 1e-8])
+    assert max_relative_error(a, a) == 0.0
+    assert max_relative_error(a * 1e6, a * 1e6 * (1 + 1e-6)) == pytest.approx(0.5e-6, rel=1e-3)
+    assert max_relative_error(np.array([1.0, 0.0]), np.array([1.0, 3.0])) == 1.0  # 0 against 3
+    assert max_relative_error(np.zeros(2), np.zeros(2)) == 0.0  # no division by zero
 
 
 def test_softmax_is_stable_for_huge_inputs():

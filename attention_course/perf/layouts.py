@@ -11,7 +11,19 @@ from ..bahdanau import BahdanauAttention, masked_softmax
 
 
 class RepeatConcatAttention(nn.Module):
-    """FOR COMPARISON ONLY: the repeat + concatenate layout, one layer on [s; h_i]."""
+    """FOR COMPARISON ONLY: additive attention as repeat + concatenate, W_a on [s; h_i].
+
+    A layout the course avoids, kept so that chapter 4.3 and `make bench` can time it:
+    the query is copied T_k times, joined to the keys, and one layer W_a = [W_q, W_k]
+    multiplies the pairs at every step, so nothing is computed once per source. No
+    input checks. forward(query (B, d_q), keys (B, T_k, d_k), mask (B, T_k) bool or
+    None, projected_keys ignored) -> (context (B, d_k), weights (B, T_k)).
+
+    Args:
+        additive: a BahdanauAttention whose weights it copies (W_q, W_k) and shares (v).
+    Source: the concat score of Luong, Pham & Manning (2015), section 3.1, written as
+        the formula reads.
+    """
 
     def __init__(self, additive):
         super().__init__()
@@ -24,9 +36,11 @@ class RepeatConcatAttention(nn.Module):
         self.v = additive.v
 
     def project_keys(self, keys):
-        return keys  # nothing can be precomputed: the keys sit inside the concatenation
+        """The keys unchanged: nothing can be precomputed, they sit inside [s; h_i]."""
+        return keys
 
     def forward(self, query, keys, mask=None, projected_keys=None):
+        """query (B, d_q), keys (B, T_k, d_k) -> context (B, d_k), weights (B, T_k)."""
         repeated = query.unsqueeze(1).repeat(1, keys.shape[1], 1)  # (B, T, q): T copies
         pairs = torch.cat([repeated, keys], dim=-1)  # (B, T, q + k)
         scores = self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T)
@@ -35,18 +49,39 @@ class RepeatConcatAttention(nn.Module):
 
 # %% ../../notebooks/ch4_3_luong_attention.ipynb #7c72fcec
 class ProjectEveryStepAttention(BahdanauAttention):
-    """FOR COMPARISON ONLY: broadcasting, but W_k h_i is recomputed at every step."""
+    """FOR COMPARISON ONLY: BahdanauAttention that recomputes W_k h_i at every call.
+
+    A layout the course avoids, kept so that chapter 4.3 and `make bench` can time it:
+    `project_keys` does nothing, so every decoder step projects the keys again. Built
+    and called like BahdanauAttention (hidden_size is d_a, the score layer's width).
+
+    Raises:
+        ValueError: as BahdanauAttention, for a size that is not a positive integer or
+            inputs of a wrong shape.
+    """
 
     def project_keys(self, keys):
-        return keys  # nothing done once ...
+        """The keys unchanged: nothing is done once per source ..."""
+        return keys
 
     def score(self, query, keys):
-        # ... so the keys are projected on every call
+        """... so W_k h_i is computed on every call: query (B, T_q, d_q), keys (B, T_k,
+        d_k) -> scores (B, T_q, T_k)."""
         return super().score(query, self.W_k(keys))
 
 
 class HandFusedAttention(nn.Module):
-    """FOR COMPARISON ONLY: the course's computation, no checks and no layer calls."""
+    """FOR COMPARISON ONLY: the course's additive step with no checks, no layer calls.
+
+    Kept so that chapter 4.3 and `make bench` can measure what the input checks and
+    layer objects of BahdanauAttention cost: the same arithmetic on its weights.
+    forward(query (B, d_q), keys (B, T_k, d_k), mask (B, T_k) bool, projected_keys
+    (B, T_k, d_a)) -> (context (B, d_k), weights (B, T_k)); mask and projected_keys
+    are required.
+
+    Args:
+        additive: the BahdanauAttention whose weights it reads.
+    """
 
     def __init__(self, additive):
         super().__init__()
@@ -54,9 +89,11 @@ class HandFusedAttention(nn.Module):
         self.additive = additive
 
     def project_keys(self, keys):
+        """W_k h_i of the wrapped attention: (B, T_k, d_k) -> (B, T_k, d_a)."""
         return self.additive.project_keys(keys)
 
     def forward(self, query, keys, mask, projected_keys):
+        """query (B, d_q) -> context (B, d_k), weights (B, T_k); see the class."""
         q = query @ self.additive.W_q.weight.T  # (B, hidden)
         hidden = torch.tanh(q.unsqueeze(1) + projected_keys)  # (B, T, hidden)
         scores = hidden @ self.additive.v.weight[0]  # (B, T)

@@ -12,10 +12,19 @@ VOCAB_SIZE = 11
 
 
 def make_reversal_batch(batch_size, length, generator=None, device="cpu"):
-    """Random digit strings and their reversals: source and target, (B, T) token ids.
+    """Random digit strings and their reversals, the task of chapter 4.1.
 
     The digits are drawn on the CPU (with `generator`, if given) and then moved to
     `device`, so a seed gives the same strings on every device.
+
+    Args:
+        batch_size: B, the number of strings.
+        length: T, the number of digits of every string.
+        generator: optional torch.Generator (on the CPU) for the digits.
+        device: where the returned tensors go.
+    Returns:
+        (source, target): two (B, T) int64 tensors of token ids 0-9; target is source
+        read backwards.
     """
     source = torch.randint(0, 10, (batch_size, length), generator=generator)  # (B, T)
     target = source.flip(dims=[1])  # (B, T)
@@ -26,7 +35,23 @@ from torch import nn
 
 
 class Encoder(nn.Module):
-    """Bidirectional GRU over token ids: one state per position, and a summary."""
+    """Bidirectional GRU over token ids: one state per position, and a summary.
+
+    forward(source (B, T_src) token ids) -> (states, summary): the encoder states h_i
+    (B, T_src, H), each the left-to-right and the right-to-left state joined, and the
+    two final states joined, (1, B, H), the context vector c of a plain
+    encoder-decoder (and the decoder's initial state).
+
+    Args:
+        vocab_size: |V|, the number of input tokens.
+        embed_size: the width of a token's embedding.
+        hidden_size: H, the width of each state h_i, both directions together (each
+            direction's GRU has hidden_size // 2 units).
+    Source: the encoder-decoder of Cho et al. (2014), "Learning phrase representations
+        using RNN encoder-decoder for statistical machine translation", and Sutskever,
+        Vinyals & Le (2014), "Sequence to sequence learning with neural networks"; the
+        bidirectional encoder of Bahdanau, Cho & Bengio (2015), section 3.2.
+    """
 
     def __init__(self, vocab_size=VOCAB_SIZE, embed_size=32, hidden_size=64):
         super().__init__()
@@ -34,7 +59,8 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(embed_size, hidden_size // 2, batch_first=True,
                           bidirectional=True)
 
-    def forward(self, source):  # source: (B, T_src) token ids
+    def forward(self, source):
+        """source (B, T_src) ids -> states (B, T_src, H), summary (1, B, H)."""
         # states (B, T_src, H); last (2, B, H/2): the final state of each direction
         states, last = self.rnn(self.embedding(source))
         # (1, B, H): both final states joined, the context vector
@@ -45,8 +71,17 @@ class Encoder(nn.Module):
 def dot_product_attention(queries, keys):
     """Dot-product attention of every query over the keys, which are also the values.
 
-    queries (B, T_q, H), keys (B, T_k, H) -> context (B, T_q, H),
-    weights (B, T_q, T_k).
+    Scores e_{t,i} = s_t . h_i, weights alpha = softmax over i, context c_t =
+    sum_i alpha_{t,i} h_i. No mask and no scaling: the three lines of chapter 4.1.
+
+    Args:
+        queries: (B, T_q, H) float tensor, the decoder states s_t.
+        keys: (B, T_k, H) float tensor, the encoder states h_i (keys and values).
+    Returns:
+        (context, weights): (B, T_q, H) and (B, T_q, T_k); each row of weights sums
+        to 1.
+    Source: the dot score of Luong, Pham & Manning (2015), "Effective approaches to
+        attention-based neural machine translation", section 3.1.
     """
     scores = queries @ keys.transpose(1, 2)  # (B, T_q, T_k): e[t, i] = s_t . h_i
     weights = scores.softmax(dim=-1)  # (B, T_q, T_k): each row sums to 1
@@ -55,7 +90,23 @@ def dot_product_attention(queries, keys):
 
 # %% ../../notebooks/ch4_1_why_attention.ipynb #5834b939
 class Decoder(nn.Module):
-    """GRU decoder; with use_attention=True it also reads a context at every step."""
+    """GRU decoder; with use_attention=True it also reads a context at every step.
+
+    Without attention, the decoder of a plain encoder-decoder: it starts from the
+    encoder's summary and predicts from its state s_t alone. With attention it scores
+    s_t against the encoder states (`dot_product_attention`) and predicts from
+    [s_t; c_t].
+
+    Args:
+        vocab_size: |V|, the number of output tokens.
+        embed_size: the width of a token's embedding.
+        hidden_size: H, the GRU's hidden size: the width of s_t (and of the encoder
+            states it attends to).
+        use_attention: whether to attend.
+    Source: without attention, the decoder of the papers named in `Encoder`; with it,
+        attention with the current state s_t as in Luong, Pham & Manning (2015),
+        section 3.1, without their attentional layer h~_t.
+    """
 
     def __init__(self, vocab_size=VOCAB_SIZE, embed_size=32, hidden_size=64,
                  use_attention=False):
@@ -68,10 +119,15 @@ class Decoder(nn.Module):
         self.out = nn.Linear(out_size, vocab_size)
 
     def forward(self, inputs, state, encoder_states):
-        """inputs (B, T_tgt) ids, state (1, B, H), encoder_states (B, T_src, H).
+        """Run the decoder over T_tgt input tokens at once.
 
-        Returns logits (B, T_tgt, V), the new state (1, B, H) and the attention weights
-        (B, T_tgt, T_src), or None without attention.
+        Args:
+            inputs: (B, T_tgt) token ids (the previous outputs, SOS first).
+            state: (1, B, H) float tensor, the initial state.
+            encoder_states: (B, T_src, H) float tensor, the h_i (read with attention).
+        Returns:
+            (logits, state, weights): (B, T_tgt, |V|), the last state (1, B, H), and
+            the attention weights (B, T_tgt, T_src), or None without attention.
         """
         # outputs (B, T_tgt, H): the states s_t; state (1, B, H): the last of them
         outputs, state = self.rnn(self.embedding(inputs), state)
@@ -84,7 +140,19 @@ class Decoder(nn.Module):
 
 # %% ../../notebooks/ch4_1_why_attention.ipynb #dcf645d1
 class Seq2Seq(nn.Module):
-    """Encoder-decoder for the reversal task, with or without attention."""
+    """Encoder-decoder for the reversal task, with or without attention.
+
+    forward(source, target) trains with teacher forcing; generate(source, length)
+    decodes greedily.
+
+    Args:
+        use_attention: whether the decoder attends over the encoder states.
+        embed_size: the width of a token's embedding (encoder and decoder).
+        hidden_size: H, the width of the encoder states h_i and of the decoder state
+            s_t.
+    Source: the encoder-decoder of Cho et al. (2014) and Sutskever, Vinyals & Le
+        (2014); see `Encoder` and `Decoder`.
+    """
 
     def __init__(self, use_attention, embed_size=32, hidden_size=64):
         super().__init__()
@@ -92,7 +160,7 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(VOCAB_SIZE, embed_size, hidden_size, use_attention)
 
     def forward(self, source, target):
-        """Teacher forcing: source, target (B, T) -> logits (B, T, VOCAB_SIZE)."""
+        """Teacher forcing: source, target (B, T) ids -> logits (B, T, |V|)."""
         states, summary = self.encoder(source)  # (B, T, H), (1, B, H)
         start = torch.full_like(target[:, :1], SOS)  # (B, 1)
         # (B, T): SOS, y_1 .. y_{T-1}
@@ -108,7 +176,7 @@ class Seq2Seq(nn.Module):
         token = torch.full_like(source[:, :1], SOS)  # (B, 1)
         tokens, weights = [], []
         for _ in range(length):
-            # logits (B, 1, V); the model's own guess is the next input
+            # logits (B, 1, |V|); the model's own guess is the next input
             logits, state, step_weights = self.decoder(token, state, states)
             token = logits.argmax(dim=-1)  # (B, 1)
             tokens.append(token)
@@ -126,10 +194,24 @@ from ..utils import progress_bar
 
 def train_reversal(model, steps, batch_size=64, min_length=5, max_length=60, lr=1e-2,
                    seed=0, device=None, progress=True):
-    """Train on random reversal batches; return the loss of every step.
+    """Train a model on random reversal batches; return the loss of every step.
 
-    The batches go to `device` (default: the device of the model's parameters). A
-    progress bar shows unless progress=False or ATTENTION_COURSE_PROGRESS=0.
+    Each step draws a length in [min_length, max_length] and a batch of strings of that
+    length (the same batches for a seed on every device), and takes one Adam step on the
+    cross-entropy of every output digit, gradients clipped at norm 1.
+
+    Args:
+        model: a module called as model(source, target) -> logits (B, T, |V|), such as
+            Seq2Seq; its parameters are moved to `device`.
+        steps: the number of training steps.
+        batch_size: strings per batch.
+        min_length, max_length: the range of string lengths (both included).
+        lr: Adam's learning rate.
+        seed: seed of the generator that draws the batches.
+        device: where the batches go (default: the device of the model's parameters).
+        progress: show a progress bar (also off when ATTENTION_COURSE_PROGRESS=0).
+    Returns:
+        A list of `steps` floats: the loss (nats per digit) of each step.
     """
     device = next(model.parameters()).device if device is None else torch.device(device)
     model.to(device).train()
@@ -142,7 +224,7 @@ def train_reversal(model, steps, batch_size=64, min_length=5, max_length=60, lr=
         length = torch.randint(min_length, max_length + 1, (1,), generator=generator)
         length = int(length)
         source, target = make_reversal_batch(batch_size, length, generator, device)
-        logits = model(source, target)  # (B, T, V)
+        logits = model(source, target)  # (B, T, |V|)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
         optimizer.zero_grad()
         loss.backward()
@@ -154,10 +236,18 @@ def train_reversal(model, steps, batch_size=64, min_length=5, max_length=60, lr=
 # %% ../../notebooks/ch4_1_why_attention.ipynb #8721412c
 @torch.no_grad()
 def reversal_accuracy(model, length, n=200, seed=1234, device=None):
-    """Per-position accuracy on n fresh strings of one length: a (length,) tensor.
+    """Per-position accuracy of greedy decoding on n fresh strings of one length.
 
-    The strings go to `device` (default: the device of the model's parameters); the
-    result is on the CPU.
+    Args:
+        model: a module with generate(source, length) -> (tokens (n, length), ...),
+            such as Seq2Seq; it is put in eval mode.
+        length: T, the number of digits of every string.
+        n: the number of strings.
+        seed: the strings are drawn with seed + length.
+        device: where the strings go (default: the device of the model's parameters).
+    Returns:
+        (length,) float tensor on the CPU: at each output position, the fraction of the
+        n strings whose digit is right.
     """
     device = next(model.parameters()).device if device is None else torch.device(device)
     model.to(device).eval()
