@@ -8,10 +8,12 @@ matplotlib.use("Agg")
 
 import pytest
 import torch
+from sacrebleu.metrics import CHRF
 
-from attention_course import Seq2Seq, make_reversal_batch, masked_softmax
+from attention_course.attention import masked_softmax
 from attention_course.checks import (
     BUCKETS,
+    CHRF_SETTINGS,
     check_attention_dropout,
     check_attention_entropy,
     check_chrf,
@@ -30,6 +32,7 @@ from attention_course.checks import (
     check_show_attention,
     check_split_heads,
 )
+from attention_course.tasks.reversal import Seq2Seq, make_reversal_batch
 
 
 def split_heads(x, num_heads):
@@ -178,9 +181,15 @@ def test_length_findings_reject_an_untrained_model():
 
 # ---- Exercise 4.1 ---------------------------------------------------------------------------
 
-def chrf(hypothesis, reference, max_n=6, beta=2.0, types_only=False, average=True):
+def chrf(hypothesis, reference, max_n=6, beta=2.0, types_only=False, spaces="remove",
+         average="P and R"):
+    """A chrF written from the exercise's definition, with switches for common mistakes."""
     from collections import Counter
-    precisions, recalls = [], []
+    if spaces == "remove":
+        hypothesis, reference = "".join(hypothesis.split()), "".join(reference.split())
+    elif spaces == "strip":  # only the ends
+        hypothesis, reference = hypothesis.strip(), reference.strip()
+    precisions, recalls, f_scores = [], [], []
     for n in range(1, max_n + 1):
         hyp = Counter(hypothesis[i:i + n] for i in range(len(hypothesis) - n + 1))
         ref = Counter(reference[i:i + n] for i in range(len(reference) - n + 1))
@@ -189,22 +198,55 @@ def chrf(hypothesis, reference, max_n=6, beta=2.0, types_only=False, average=Tru
         if types_only:
             hyp, ref = Counter(set(hyp)), Counter(set(ref))
         matches = sum((hyp & ref).values())
-        precisions.append(matches / sum(hyp.values()))
-        recalls.append(matches / sum(ref.values()))
+        p, r = matches / sum(hyp.values()), matches / sum(ref.values())
+        precisions.append(p)
+        recalls.append(r)
+        f_scores.append(0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r))
     if not precisions:
         return 0.0
+    if average == "F":  # one F-score per order, averaged
+        return sum(f_scores) / len(f_scores)
     p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
     return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)
 
 
+def sacrebleu_chrf(hypothesis, reference):
+    return CHRF().sentence_score(hypothesis, [reference]).score / 100
+
+
+def test_chrf_check_accepts_the_definition_and_sacrebleu_itself(capsys):
+    check_chrf(chrf)
+    check_chrf(sacrebleu_chrf)
+    check_chrf(lambda h, r: torch.tensor(chrf(h, r)))  # a one-element tensor is a number
+    assert capsys.readouterr().out.count("Correct: chrf agrees with sacrebleu's chrF2") == 3
+
+
+def test_the_chrf_check_uses_sacrebleus_defaults():
+    """The course's chrF is sacrebleu's CHRF() as it comes: no setting changed."""
+    import inspect
+    defaults = {name: p.default for name, p in inspect.signature(CHRF).parameters.items()
+                if name != "references"}
+    assert CHRF_SETTINGS == defaults
+    metric = CHRF(**CHRF_SETTINGS)
+    metric.sentence_score("1994-09-27", ["1994-09-27"])  # the signature needs one use
+    signature = str(metric.get_signature())
+    assert "nc:6|nw:0|space:no" in signature and "eff:yes" in signature, signature
+
+
 @pytest.mark.parametrize("wrong, message", [
     (lambda h, r: chrf(r, h), "swapped"),
-    (lambda h, r: chrf(h, r, beta=1.0), "F1"),
+    (lambda h, r: chrf(h, r, beta=1.0), "F1 score"),
+    (lambda h, r: chrf(h, r, beta=3.0), "chrF3"),
+    (lambda h, r: chrf(h, r, max_n=3), "n-grams up to n = 3: use the orders n = 1 to 6"),
+    (lambda h, r: chrf(h, r, max_n=5), "n-grams up to n = 5"),
+    (lambda h, r: chrf(h, r, max_n=8), "n-grams up to n = 8"),
+    (lambda h, r: chrf(h, r, spaces="keep"), "removes every whitespace character"),
+    (lambda h, r: chrf(h, r, spaces="strip"), "removes every whitespace character"),
+    (lambda h, r: chrf(h, r, average="F"), "averages the F-scores of the orders"),
     (lambda h, r: chrf(h, r, types_only=True), "off by"),
-    (lambda h, r: chrf(h, r, max_n=3), "off by"),
-])
+], ids=["swapped", "beta 1", "beta 3", "orders 1-3", "orders 1-5", "orders 1-8",
+        "whitespace kept", "only the ends stripped", "F averaged", "n-gram types"])
 def test_chrf_check_rejects_wrong_scores(wrong, message):
-    check_chrf(chrf)
     with pytest.raises(AssertionError, match=message):
         check_chrf(wrong)
     with pytest.raises(AssertionError, match="not implemented yet"):
@@ -213,7 +255,7 @@ def test_chrf_check_rejects_wrong_scores(wrong, message):
 
 @pytest.fixture(scope="module")
 def untrained_date_model():
-    from attention_course import CharVocab, DateSeq2Seq, split_dates
+    from attention_course.tasks.dates import CharVocab, DateSeq2Seq, split_dates
     train, _, test = split_dates(200, 10, 50, seed=0)
     source_vocab = CharVocab.from_texts(s for s, _ in train)
     target_vocab = CharVocab.from_texts(t for _, t in train)
@@ -226,10 +268,9 @@ def test_experiment_check_rejects_inconsistent_results(untrained_date_model):
     model, test, source_vocab, target_vocab = untrained_date_model
     good = {"exact_match": 0.0, "chrf": 0.0, "train_seconds": 1.0, "peak_mib": 1.0, "entropy": 1.0,
             "parameters": sum(p.numel() for p in model.parameters())}
-    from attention_course.checks import _reference_chrf
     from attention_course.tasks.dates import translate_batch
     outputs = translate_batch(model, [s for s, _ in test], source_vocab, target_vocab)
-    good["chrf"] = sum(_reference_chrf(o, t) for o, (_, t) in zip(outputs, test, strict=True)) / len(test)
+    good["chrf"] = sum(sacrebleu_chrf(o, t) for o, (_, t) in zip(outputs, test, strict=True)) / len(test)
     check_experiment(good, model, test, source_vocab, target_vocab)
     for key, value, message in [("exact_match", 0.9, "exact_match"), ("chrf", 0.99, "chrf"),
                                 ("parameters", 1, "parameters"), ("peak_mib", 0, "positive"),
@@ -258,7 +299,7 @@ def test_comparison_check_rejects_an_unlearned_or_uniform_model():
 def make_classifier(self_attention=True, attention_mask=True, pool_mask=True, positions=True):
     from torch import nn
 
-    from attention_course import AttentionPooling, MultiHeadAttention
+    from attention_course.self_attention import AttentionPooling, MultiHeadAttention
 
     class Classifier(nn.Module):
         def __init__(self, vocab_size, embed_size=16, num_heads=2):
@@ -392,7 +433,7 @@ class TinyReader(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        from attention_course import MultiHeadAttention
+        from attention_course.self_attention import MultiHeadAttention
         torch.manual_seed(0)
         self.embedding = torch.nn.Embedding(10, 8)
         self.layers = torch.nn.ModuleList(torch.nn.Module() for _ in range(2))
@@ -449,7 +490,7 @@ def test_head_statistics_check():
 def test_show_attention_check():
     import matplotlib.pyplot as plt
 
-    from attention_course import plot_attention
+    from attention_course.plotting import plot_attention
 
     def show(model, text, title="Layer {l}, Head {h}"):
         tokens, layers = collect(model, text)
@@ -508,10 +549,11 @@ def test_chrf_without_the_zero_guards_gets_the_hint():
         check_chrf(unguarded)
 
 
-def test_chrf_as_a_percentage_or_a_tensor():
+def test_chrf_as_a_percentage():
     with pytest.raises(AssertionError, match="100 times the score"):
         check_chrf(lambda h, r: 100 * chrf(h, r))
-    check_chrf(lambda h, r: torch.tensor(chrf(h, r)))  # a one-element tensor is a number
+    with pytest.raises(AssertionError, match="100 times the score"):
+        check_chrf(lambda h, r: CHRF().sentence_score(h, [r]).score)  # sacrebleu's own scale
 
 
 def test_length_report_off_by_one_gets_the_inclusive_hint():
@@ -719,3 +761,22 @@ def test_an_unwritten_class_names_its_method():
              namespace)
     with pytest.raises(AssertionError, match=r"not implemented yet: write `Wrapper.__init__`"):
         check_attention_dropout(namespace["Wrapper"])
+
+
+# ---- One module per exercise; the exercises import every check from the package ------------------
+
+def test_each_check_lives_in_its_exercises_module_and_the_package_reexports_it():
+    import importlib
+
+    import attention_course.checks as checks
+    exported = set(checks.__all__)
+    defined = set()
+    for number in range(1, 7):
+        module = importlib.import_module(f"attention_course.checks.ex4_{number}")
+        own = {name for name, obj in vars(module).items()
+               if name.startswith("check_") and getattr(obj, "__module__", None) == module.__name__}
+        assert own, f"{module.__name__} defines no check"
+        defined |= own
+    assert {name for name in exported if name.startswith("check_")} == defined
+    for name in exported:
+        assert hasattr(checks, name), name

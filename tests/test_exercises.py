@@ -95,6 +95,26 @@ def test_solution_is_marked_up_for_nbgrader(path):
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_name_imported_from_the_checks_is_exported_by_them(path):
+    """`from attention_course.checks import ...` in a solution (and so in its exercise) works,
+    and names only what the checks package exports (its __all__), not a private helper."""
+    import ast
+
+    import attention_course.checks as checks
+    imported = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or "attention_course.checks" not in cell.source:
+            continue
+        lines = cell.source.splitlines()
+        code = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.ImportFrom) and node.module == "attention_course.checks":
+                imported |= {alias.name for alias in node.names}
+    assert imported, f"{path.name} imports no check"
+    assert imported <= set(checks.__all__), sorted(imported - set(checks.__all__))
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_solution_is_executed_without_errors(path):
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code), f"{path.name}: run it (make execute)"
