@@ -17,6 +17,8 @@ from .attention import (
     AttentionDecoder,
     BahdanauAttention,
     LuongAttention,
+    additive_score,
+    attention_entropy,
     masked_softmax,
 )
 from .interpret import (
@@ -25,17 +27,22 @@ from .interpret import (
     ReplacedAttention,
     alignment_mask,
     alignment_scores,
-    attention_entropy,
-    attention_explorer,
-    attention_figure,
-    attention_figure_html,
+    date_alignment,
     max_weight,
     positions_above,
     replace_weights,
     source_fields,
     step_output_change,
 )
-from .plotting import ATTENTION_CMAP, add_colorbar, plot_attention, use_course_style
+from .plotting import (
+    ATTENTION_CMAP,
+    add_colorbar,
+    attention_explorer,
+    attention_figure,
+    attention_figure_html,
+    plot_attention,
+    use_course_style,
+)
 from .self_attention import (
     AttentionPooling,
     MultiHeadAttention,

@@ -1,10 +1,16 @@
-"""The course's one plotting module: plot style and attention heatmaps.
+"""The course's one plotting module: plot style, attention heatmaps, interactive views.
 
 Every attention map of the course is drawn on ONE colour scale, 0 to 1 (attention
 weights are probabilities), with a colour bar: a head whose largest weight is 0.22 then
 looks pale next to one whose largest weight is 0.90, instead of equally sharp. A figure
 of several maps draws them with ``colorbar=False`` and adds one shared bar with
 `add_colorbar`.
+
+Chapter 4.4 adds two interactive views of the same maps: `attention_figure` (a Plotly
+heatmap with a menu of examples, `attention_figure_html` its HTML for a static page) and
+`attention_explorer` (a text box in JupyterLab that draws the map of any date typed in).
+They take what `Translator.attention` (chapter 4.5, `attention_course.tasks.dates`)
+returns, but import nothing from the tasks: any object with that method will do.
 """
 
 from collections.abc import Sequence
@@ -27,7 +33,13 @@ CELL_INCHES = 0.28
 
 
 def use_course_style() -> None:
-    """The course's plot style: readable sizes, colour-blind palette, light grid."""
+    """Apply the course's plot style: readable sizes, colour-blind palette, light grid.
+
+    Sets seaborn's "notebook" theme with the "colorblind" palette and matplotlib's
+    rcParams (figure size 6.4 x 4.0 inches at 100 dpi, 11-12 point labels, `cividis` as
+    the default image colormap, constrained layout). Every notebook calls it once, in
+    its setup cell.
+    """
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     plt.rcParams.update(
         {
@@ -69,12 +81,29 @@ def plot_attention(
 ):
     """Draw one attention map: output tokens on the rows, source tokens on the columns.
 
-    ``weights`` has shape (T_out, T_in) (a tensor on any device, or an array). Token
-    labels, when given, must match those lengths. For self-attention pass e.g.
-    xlabel="key position", ylabel="query position". The colour scale runs from 0 to
-    ``vmax`` (default 1, the range of a weight), the same for every map, so maps can be
-    compared by eye; ``colorbar=True`` draws its bar. For several maps in one figure,
-    pass ``colorbar=False`` and call `add_colorbar` once. Returns the matplotlib Axes.
+    The colour scale runs from 0 to ``vmax`` (default 1, the range of a weight), the
+    same for every map, so maps can be compared by eye. For several maps in one figure,
+    pass ``colorbar=False`` and call `add_colorbar` once. Without ``ax`` the figure is
+    sized from the map: `CELL_INCHES` per token.
+
+    Args:
+        weights: (T_q, T_k) attention weights alpha_{t,i} of one example and one head
+            (a tensor on any device, or an array); rows are queries (output steps),
+            columns keys (source positions).
+        source_tokens: optional T_k labels for the columns.
+        output_tokens: optional T_q labels for the rows.
+        ax: the matplotlib Axes to draw on; default a new figure.
+        title: optional title, e.g. "Layer l, Head h".
+        colorbar: draw this map's colour bar (default True).
+        xlabel: the column axis label; for self-attention e.g. "key position".
+        ylabel: the row axis label; for self-attention e.g. "query position".
+        vmax: the weight drawn brightest (default 1.0).
+    Returns:
+        The matplotlib Axes the map is drawn on.
+    Raises:
+        ValueError: if ``weights`` is not one 2-D map (e.g. a batch (B, T_q, T_k)), if
+            a token list's length differs from the map's columns or rows, or if
+            ``vmax`` is not positive.
     """
     matrix = _as_matrix(weights)
     for name, tokens, size in (("source_tokens", source_tokens, matrix.shape[1]),
@@ -108,11 +137,18 @@ def plot_attention(
 
 
 def add_colorbar(axes, label: str = "attention weight"):
-    """One colour bar for several maps drawn by plot_attention(..., colorbar=False).
+    """Add one colour bar for several maps drawn by plot_attention(..., colorbar=False).
 
-    ``axes`` is an Axes or any (nested) sequence/array of them. Every map must use the
-    same colour scale (plot_attention's default, 0 to 1, or the same ``vmax``), else the
-    one bar would misread some of them: ValueError. Returns the Colorbar.
+    Args:
+        axes: an Axes or any (nested) sequence or array of them, as from
+            `plt.subplots`.
+        label: the bar's label (default "attention weight").
+    Returns:
+        The matplotlib Colorbar, placed beside all of ``axes``.
+    Raises:
+        ValueError: if the axes hold no attention map, or if their maps use different
+            colour scales (plot_attention's default, 0 to 1, or the same ``vmax`` for
+            all), since one bar would then misread some of them.
     """
     flat = list(np.ravel(np.asarray(axes, dtype=object)))
     images = [image for ax in flat for image in ax.get_images()]
@@ -125,3 +161,150 @@ def add_colorbar(axes, label: str = "attention weight"):
                          "colour bar cannot describe them all; give them the same vmax")
     return flat[0].figure.colorbar(images[0], ax=flat, fraction=0.046, pad=0.02,
                                    label=label)
+
+
+def attention_figure(examples, title: str = "Attention weights"):
+    """Build a Plotly heatmap of several attention maps, with a menu to pick one.
+
+    One heatmap per example, only the first visible; the menu (top right) switches which
+    one shows and relabels the axes. Axes use positions with the characters as tick
+    labels, so repeated characters ("1994") keep their own column. The colour scale
+    runs from 0 to 1 for every example, like plot_attention's, and hovering over a cell
+    reads its weight. Plotly is imported only when this is called.
+
+    Args:
+        examples: a non-empty list of (source_tokens, output_tokens, weights), weights
+            (T_tgt, T_src) with weights[t][i] the weight alpha_{t,i} that output step t
+            gives source position i: what `Translator.attention` returns
+            (`attention_course.tasks.dates`, chapter 4.5).
+        title: the figure's title.
+    Returns:
+        A `plotly.graph_objects.Figure`; `attention_figure_html` turns it into HTML
+        for a page.
+    Raises:
+        ValueError: if ``examples`` is empty.
+    """
+    if not examples:
+        raise ValueError("attention_figure needs at least one example "
+                         "(source_tokens, output_tokens, weights), got none")
+    import plotly.graph_objects as go
+
+    fig, buttons = go.Figure(), []
+    for k, (source, output, weights) in enumerate(examples):
+        hover = [[f"{output[t]!r} reads {source[i]!r} (position {i}): "
+                  f"{float(weights[t][i]):.3f}" for i in range(len(source))]
+                 for t in range(len(output))]
+        z = [[round(float(w), 3) for w in row] for row in weights]  # (T_out, T_src)
+        fig.add_trace(go.Heatmap(z=z, colorscale="Cividis", zmin=0, zmax=1,
+                                 visible=k == 0, text=hover, hoverinfo="text",
+                                 colorbar={"title": {"text": "weight"}}))
+        axes = {"xaxis.tickvals": list(range(len(source))),
+                "xaxis.ticktext": list(source),
+                "yaxis.tickvals": list(range(len(output))),
+                "yaxis.ticktext": list(output)}
+        visible = [j == k for j in range(len(examples))]
+        buttons.append({"label": "".join(source), "method": "update",
+                        "args": [{"visible": visible}, axes]})
+    first = buttons[0]["args"][1]
+    fig.update_layout(
+        title={"text": title, "x": 0.02, "xanchor": "left"}, height=420,
+        margin={"t": 90},
+        xaxis={"title": {"text": "source character (key)"},
+               "tickvals": first["xaxis.tickvals"], "ticktext": first["xaxis.ticktext"],
+               "tickangle": 0},
+        yaxis={"title": {"text": "output character (query)"},
+               "tickvals": first["yaxis.tickvals"], "ticktext": first["yaxis.ticktext"],
+               "autorange": "reversed"},
+        updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.22,
+                      "yanchor": "top"}],
+    )
+    return fig
+
+
+def attention_figure_html(examples, title: str = "Attention weights",
+                          div_id: str = "attention-figure") -> str:
+    """Render attention_figure as HTML, plotly.js embedded, for a notebook or a page.
+
+    A static PNG of the first example (plot_attention's picture, 100 dpi) comes first:
+    where the figure's JavaScript runs, it removes the PNG once Plotly has drawn; where
+    it does not (a notebook JupyterLab does not trust), the PNG shows instead of an
+    empty space. Nothing is fetched from the network.
+
+    Args:
+        examples: a non-empty list of (source_tokens, output_tokens, weights
+            (T_tgt, T_src)), as for `attention_figure`.
+        title: the figure's title (the PNG's title adds the first example's source).
+        div_id: the id of the figure's div (the PNG's is ``div_id + "-static"``); a
+            fixed id keeps the HTML identical between runs.
+    Returns:
+        One HTML string: the PNG, the figure and the script that removes the PNG.
+    Raises:
+        ValueError: if ``examples`` is empty.
+    """
+    if not examples:
+        raise ValueError("attention_figure_html needs at least one example "
+                         "(source_tokens, output_tokens, weights), got none")
+    import base64
+    import io
+    import re
+
+    source, output, weights = examples[0]
+    ax = plot_attention(weights, source, output, title=f"{title}: {''.join(source)!r}",
+                        xlabel="source character (key)",
+                        ylabel="output character (query)")
+    png = io.BytesIO()
+    ax.figure.savefig(png, format="png", dpi=100)
+    plt.close(ax.figure)
+    encoded = base64.b64encode(png.getvalue()).decode("ascii")
+    alt = (f"Static picture of the attention map of {''.join(source)!r}, shown where "
+           "the interactive figure cannot run")
+    figure = attention_figure(examples, title).to_html(
+        full_html=False, include_plotlyjs=True, div_id=div_id)
+    # Plotly's outer div reserves the figure's height even where nothing draws in it (an
+    # empty gap under the picture); once drawn, the figure takes its layout height.
+    figure = re.sub(r'^<div style="height:\d+px; width:100%;">',
+                    '<div style="width:100%;">', figure)
+    remove = (f"<script>if (window.Plotly) {{ var s = document.getElementById("
+              f"'{div_id}-static'); if (s) {{ s.remove(); }} }}</script>")
+    return (f'<div><img id="{div_id}-static" alt="{alt}" style="max-width: 100%;" '
+            f'src="data:image/png;base64,{encoded}">{figure}{remove}</div>')
+
+
+def attention_explorer(translator, value: str = "Tue 27 Sep 1994"):
+    """Build an ipywidgets text box that draws the attention map of any input typed in.
+
+    Each new value (on Enter) is decoded with ``translator.attention`` and drawn with
+    plot_attention under the box; an input the translator refuses (a ValueError, e.g. a
+    character outside its vocabulary) prints its message there instead of raising. It
+    needs a live kernel (JupyterLab, Colab): on a static page the widget is empty.
+
+    Args:
+        translator: an object whose ``attention(text)`` returns (source_tokens,
+            output_tokens, weights (T_tgt, T_src)), e.g. the date model's `Translator`
+            (`attention_course.tasks.dates`, chapter 4.5).
+        value: the text the box starts with.
+    Returns:
+        An ``ipywidgets.VBox`` of the text box and its output area.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    box = widgets.Text(value=value, description="Date:", continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(change=None):
+        out.clear_output(wait=True)
+        with out:
+            try:
+                source, output, weights = translator.attention(box.value)
+            except ValueError as error:
+                print(error)
+                return
+            ax = plot_attention(weights, source, output,
+                                title=f"{box.value!r} -> {''.join(output)}")
+            display(ax.figure)
+            plt.close(ax.figure)
+
+    box.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([box, out])

@@ -24,7 +24,8 @@ def get_device() -> torch.device:
     Returns:
         The torch.device every chapter puts its models and tensors on.
     Raises:
-        ValueError: if ``ATTENTION_COURSE_DEVICE`` names a device the course does not know.
+        ValueError: if ``ATTENTION_COURSE_DEVICE`` names a device the course does not
+            know.
         RuntimeError: if it names a device this machine does not have.
     """
     forced = os.environ.get(DEVICE_ENV, "").strip().lower()

@@ -9,6 +9,7 @@ from attention_course import (
     DEFAULT_CHECKPOINT,
     FORMATS,
     CharVocab,
+    DateEncoder,
     DateSeq2Seq,
     FixedContext,
     Translator,
@@ -19,6 +20,7 @@ from attention_course import (
     generate_dates,
     greedy_decode,
     make_attention,
+    pad_batch,
     render_date,
     sequence_loss,
     split_dates,
@@ -114,6 +116,39 @@ def test_batches_are_padded_with_a_source_mask(vocabs):
     assert (batch.decoder_input[:, 0] == target_vocab.sos).all()
     assert (batch.target[:, -1] == target_vocab.eos).all()
     assert torch.equal(batch.decoder_input[:, 1:], batch.target[:, :-1])
+
+
+def hand_padded(sequences, pad_id):
+    """The course's hand-written pad before it used torch's pad_sequence: the reference."""
+    longest = max(len(s) for s in sequences)
+    return torch.tensor([s + [pad_id] * (longest - len(s)) for s in sequences], dtype=torch.long)
+
+
+def test_pad_sequence_gives_the_same_batches_as_the_hand_written_pad(splits, vocabs):
+    source_vocab, target_vocab = vocabs
+    assert torch.equal(pad_batch([[5, 6, 7], [8], []], 0), hand_padded([[5, 6, 7], [8], []], 0))
+    assert torch.equal(pad_batch([[1, 2]], 9), torch.tensor([[1, 2]]))
+    batches = 0
+    for pairs in (splits[0][i:i + 64] for i in range(0, 2_000, 64)):  # every training batch
+        batch = collate_dates(pairs, source_vocab, target_vocab)
+        source_ids = [source_vocab.encode(s) for s, _ in pairs]
+        target_ids = [target_vocab.encode(t, sos=True, eos=True) for _, t in pairs]
+        expected_source = hand_padded(source_ids, source_vocab.pad)
+        assert torch.equal(batch.source, expected_source) and batch.source.dtype == torch.long
+        assert torch.equal(batch.source_mask, expected_source != source_vocab.pad)
+        assert torch.equal(batch.decoder_input, hand_padded([ids[:-1] for ids in target_ids], 0))
+        assert torch.equal(batch.target, hand_padded([ids[1:] for ids in target_ids], 0))
+        batches += 1
+    assert batches == 32
+    with pytest.raises(ValueError, match="at least one sequence"):
+        pad_batch([], 0)
+
+
+def test_the_encoder_needs_an_even_hidden_size():
+    with pytest.raises(ValueError, match="must be even, got 33"):
+        DateEncoder(10, 8, hidden_size=33)
+    with pytest.raises(ValueError, match="must be even"):
+        DateSeq2Seq(10, 10, hidden_size=7)
 
 
 def test_loader_gives_batches_in_a_seeded_order(splits, vocabs):

@@ -1,4 +1,6 @@
-"""Chapter 4.4's exported code: attention statistics, alignment scores, counterfactual weights, views."""
+"""Chapter 4.4's exported code: attention statistics, alignment scores, counterfactual weights.
+
+(Its interactive figures live in attention_course.plotting: tests/test_plotting.py.)"""
 
 import math
 
@@ -13,9 +15,6 @@ from attention_course import (
     alignment_mask,
     alignment_scores,
     attention_entropy,
-    attention_explorer,
-    attention_figure,
-    attention_figure_html,
     collate_dates,
     greedy_decode,
     max_weight,
@@ -25,6 +24,7 @@ from attention_course import (
     split_dates,
     step_output_change,
 )
+from attention_course.interpret import date_alignment
 
 
 def test_statistics_on_hand_worked_rows():
@@ -38,23 +38,37 @@ def test_statistics_on_hand_worked_rows():
         positions_above(rows, 1.5)
 
 
-def test_source_fields_and_alignment_mask():
+def test_source_fields_and_date_alignment():
     spans = source_fields("27/09/94", "1994-09-27")
     assert spans == {"day": [0, 1], "month": [3, 4], "year": [6, 7]}
-    mask = alignment_mask("27/09/94", "1994-09-27")
-    assert mask.shape == (10, 8) and mask[4].sum() == 0 and mask[7].sum() == 0
-    assert mask[0].nonzero().flatten().tolist() == [6, 7] and mask[9].nonzero().flatten().tolist() == [0, 1]
+    alignment = date_alignment("27/09/94", "1994-09-27")
+    assert alignment.shape == (10, 8) and alignment.dtype == torch.bool
+    assert alignment[4].sum() == 0 and alignment[7].sum() == 0  # the two "-"
+    assert alignment[0].nonzero().flatten().tolist() == [6, 7]
+    assert alignment[9].nonzero().flatten().tolist() == [0, 1]
     assert len(OUTPUT_FIELDS) == 10
     with pytest.raises(ValueError, match="not 1994-09-28 written in one of the 10 formats"):
         source_fields("27/09/94", "1994-09-28")
 
 
+def test_the_earlier_name_alignment_mask_is_date_alignment():
+    assert alignment_mask is date_alignment  # importable from the root and from interpret
+
+
 def test_alignment_scores_weight_and_hit():
     weights = torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
-    mask = torch.tensor([[True, True, False], [False, False, False]])
-    on_field, hit = alignment_scores(weights, mask)
+    alignment = torch.tensor([[True, True, False], [False, False, False]])
+    on_field, hit = alignment_scores(weights, alignment)
     assert math.isclose(float(on_field[0]), 0.5, abs_tol=1e-6) and float(hit[0]) == 0.0
     assert on_field[1].isnan() and hit[1].isnan()
+    by_keyword = alignment_scores(weights, alignment=alignment)
+    by_old_keyword = alignment_scores(weights, mask=alignment)  # the keyword before issue 14
+    for scores in (by_keyword, by_old_keyword):
+        assert torch.equal(scores[0][:1], on_field[:1]) and torch.equal(scores[1][:1], hit[:1])
+    with pytest.raises(TypeError, match="alignment"):
+        alignment_scores(weights)
+    with pytest.raises(TypeError, match="not both"):
+        alignment_scores(weights, alignment, mask=alignment)
 
 
 def test_replace_weights_properties():
@@ -96,38 +110,6 @@ def test_replaced_attention_learned_changes_nothing(translator):
         model.decoder.attention = original
     assert torch.equal(same, expected)
     assert torch.allclose(weights[0], torch.full_like(weights[0], 1 / 15))
-
-
-def test_attention_figure_has_one_trace_per_example(translator):
-    examples = [translator.attention(text) for text in ["27/09/94", "19940927"]]
-    figure = attention_figure(examples, title="t")
-    assert len(figure.data) == 2 and figure.data[0].visible and not figure.data[1].visible
-    assert list(figure.layout.xaxis.ticktext) == list("27/09/94")
-    html = figure.to_html(full_html=False, include_plotlyjs=True, div_id="fixed")
-    assert 'id="fixed"' in html and "cdn" not in html.split("<script", 2)[1][:200].lower()
-
-
-def test_attention_explorer_builds_a_text_box(translator):
-    explorer = attention_explorer(translator, value="27/09/94")
-    box, _ = explorer.children
-    assert box.value == "27/09/94"
-    box.value = "27/09/94!"  # an unknown character: the error goes to the output area, nothing raises
-
-
-def test_attention_figure_html_has_a_static_picture_that_its_script_removes(translator):
-    import base64
-    import re
-
-    examples = [translator.attention(text) for text in ["27/09/94", "19940927"]]
-    html = attention_figure_html(examples, title="t", div_id="fixed")
-    assert html == attention_figure_html(examples, title="t", div_id="fixed")  # stable
-    image = re.search(r'<img id="fixed-static" alt="([^"]+)" [^>]*src="data:image/png;base64,([^"]+)"',
-                      html)
-    assert image and "27/09/94" in image.group(1)
-    assert base64.b64decode(image.group(2)).startswith(b"\x89PNG")
-    # the picture comes before the figure, the script that removes it after
-    assert html.index("fixed-static") < html.index('id="fixed"') < html.rindex("fixed-static")
-    assert "getElementById('fixed-static')" in html and "window.Plotly" in html
 
 
 def test_step_output_change_is_zero_for_the_learned_weights_and_large_for_copying_steps(translator):

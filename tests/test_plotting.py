@@ -1,4 +1,5 @@
-"""The course's one plotting helper: labels, shapes and clear errors."""
+"""The course's one plotting module: heatmaps (labels, shapes, clear errors) and the interactive
+views of chapter 4.4 (a Plotly figure for static pages, a live text box)."""
 
 import matplotlib
 
@@ -8,8 +9,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import attention_course  # noqa: E402
 from attention_course import plot_attention  # noqa: E402
-from attention_course.plotting import add_colorbar  # noqa: E402
+from attention_course.plotting import (  # noqa: E402
+    add_colorbar,
+    attention_explorer,
+    attention_figure,
+    attention_figure_html,
+)
+
+# Two attention maps as Translator.attention returns them: (source, output, weights (T_out, T_src)).
+EXAMPLES = [
+    (list("27/09/94"), list("1994-09-27"),
+     torch.softmax(torch.randn(10, 8, generator=torch.Generator().manual_seed(0)), -1).numpy()),
+    (list("19940927"), list("1994-09-27"), torch.eye(10, 8).numpy()),
+]
+
+
+class FakeTranslator:
+    """What attention_explorer needs: attention(text), a ValueError for text it cannot read."""
+
+    def attention(self, text):
+        if "!" in text:
+            raise ValueError(f"characters outside the vocabulary: ['!'] in {text!r}")
+        return list(text), list("ab"), torch.full((2, len(text)), 1 / len(text)).numpy()
 
 
 def test_plot_attention_labels_tokens_and_axes():
@@ -58,3 +81,51 @@ def test_add_colorbar_refuses_maps_on_different_scales():
     with pytest.raises(ValueError, match="vmax must be positive"):
         plot_attention(torch.eye(2), vmax=0)
     plt.close("all")
+
+
+def test_attention_figure_has_one_trace_per_example():
+    figure = attention_figure(EXAMPLES, title="t")
+    assert len(figure.data) == 2 and figure.data[0].visible and not figure.data[1].visible
+    assert list(figure.layout.xaxis.ticktext) == list("27/09/94")
+    assert (figure.data[0].zmin, figure.data[0].zmax) == (0, 1)  # the course's one colour scale
+    menu = figure.layout.updatemenus[0].buttons
+    assert [button.label for button in menu] == ["27/09/94", "19940927"]
+    html = figure.to_html(full_html=False, include_plotlyjs=True, div_id="fixed")
+    assert 'id="fixed"' in html and "cdn" not in html.split("<script", 2)[1][:200].lower()
+    with pytest.raises(ValueError, match="at least one example"):
+        attention_figure([])
+
+
+def test_attention_figure_html_has_a_static_picture_that_its_script_removes():
+    import base64
+    import re
+
+    html = attention_figure_html(EXAMPLES, title="t", div_id="fixed")
+    assert html == attention_figure_html(EXAMPLES, title="t", div_id="fixed")  # stable
+    image = re.search(r'<img id="fixed-static" alt="([^"]+)" [^>]*src="data:image/png;base64,([^"]+)"',
+                      html)
+    assert image and "27/09/94" in image.group(1)
+    assert base64.b64decode(image.group(2)).startswith(b"\x89PNG")
+    # the picture comes before the figure, the script that removes it after
+    assert html.index("fixed-static") < html.index('id="fixed"') < html.rindex("fixed-static")
+    assert "getElementById('fixed-static')" in html and "window.Plotly" in html
+    assert not plt.get_fignums()  # the picture's figure is closed
+    with pytest.raises(ValueError, match="at least one example"):
+        attention_figure_html([])
+
+
+def test_attention_explorer_builds_a_text_box_and_prints_errors(capsys):
+    explorer = attention_explorer(FakeTranslator(), value="27/09/94")
+    box, _ = explorer.children
+    assert box.value == "27/09/94"
+    capsys.readouterr()
+    # the translator refuses it: its message is printed (without a kernel, to stdout), nothing raises
+    box.value = "27/09/94!"
+    assert "outside the vocabulary: ['!']" in capsys.readouterr().out
+    assert not plt.get_fignums()  # every drawn map is closed after display
+
+
+
+def test_the_figures_are_importable_from_the_root_and_live_in_plotting():
+    for name in ("attention_figure", "attention_figure_html", "attention_explorer"):
+        assert getattr(attention_course, name).__module__ == "attention_course.plotting", name

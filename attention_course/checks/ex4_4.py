@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from ..interpret import attention_entropy as _reference_entropy
+from ..bahdanau import attention_entropy as _reference_entropy
 from ..tasks.reversal import make_reversal_batch
 from ._common import (
     _as_cpu,

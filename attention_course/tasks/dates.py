@@ -48,9 +48,17 @@ def _field_values(date):
 
 
 def render_date(date, fmt):
-    """One date in one format -> (source text, {part: source character positions}).
+    """Write one date in one format, recording which characters carry each part.
 
-    The parts are "year", "month", "day" and "weekday".
+    Args:
+        date: a datetime.date.
+        fmt: a template of FORMATS, e.g. "{dd}/{mm}/{yy}": each {field} is filled
+            from the date, everything else is copied as is.
+    Returns:
+        (text, spans): the source text, and {"year"/"month"/"day"/"weekday": the
+        positions of text that carry it} for the parts the format writes.
+    Raises:
+        KeyError: if fmt names a field that FORMATS do not use.
     """
     values, text, spans = _field_values(date), "", {}
     for literal, field in re.findall(r"([^{]*)(?:\{(\w+)\})?", fmt):
@@ -63,8 +71,18 @@ def render_date(date, fmt):
 
 
 def generate_dates(n, seed=0):
-    """n (source, target) pairs: a random day of 1950-2049 in a random format,
-    and the same day as "YYYY-MM-DD"."""
+    """Draw n (source, target) pairs of the date task.
+
+    Each is a day drawn uniformly from 1950-01-01 to 2049-12-31, written in a format
+    drawn from FORMATS, and the same day as "YYYY-MM-DD". Pairs may repeat;
+    `split_dates` removes repeats.
+
+    Args:
+        n: how many pairs.
+        seed: the seed of Python's random.Random: the same seed, the same pairs.
+    Returns:
+        A list of n (source, target) pairs of strings.
+    """
     rng = random.Random(seed)
     span = (LAST_DAY - FIRST_DAY).days
     pairs = []
@@ -76,7 +94,20 @@ def generate_dates(n, seed=0):
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #b92b19fb
 def split_dates(n_train, n_val, n_test, seed=0):
-    """Train, validation and test pairs; no source string is in two splits, or twice."""
+    """Draw the training, validation and test pairs: no source string twice.
+
+    Draws with `generate_dates`, keeps a pair only if its source is new, and draws
+    again with seed + 1000, seed + 2000, ... until the three splits are full; so no
+    source string is in two splits, or twice in one.
+
+    Args:
+        n_train: the number of training pairs.
+        n_val: the number of validation pairs.
+        n_test: the number of test pairs.
+        seed: the seed of the first draw.
+    Returns:
+        (train, val, test): three lists of (source, target) pairs.
+    """
     needed, pairs, seen, attempt = n_train + n_val + n_test, [], set(), 0
     while len(pairs) < needed:
         for source, target in generate_dates(needed, seed=seed + 1000 * attempt):
@@ -92,7 +123,18 @@ SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # ids 0, 1, 2, 3 in every vocab
 
 
 class CharVocab:
-    """Characters <-> ids: 0-3 are <pad>, <sos>, <eos>, <unk>, then the characters."""
+    """Characters <-> ids for one side of the date task (sources or targets).
+
+    Ids 0-3 are the SPECIALS <pad>, <sos>, <eos>, <unk>; the characters follow in
+    sorted order, so the same characters always get the same ids.
+
+    Args:
+        characters: the characters to know, any iterable; entries that are SPECIALS
+            are skipped, so a saved `itos` list rebuilds the same vocabulary.
+    Attributes:
+        itos: the token of each id; stoi: the id of each token; pad, sos, eos,
+        unk: the ids 0, 1, 2, 3.
+    """
 
     def __init__(self, characters):
         self.itos = SPECIALS + sorted(set(characters) - set(SPECIALS))
@@ -101,9 +143,11 @@ class CharVocab:
 
     @classmethod
     def from_texts(cls, texts):
+        """The vocabulary of every character that occurs in `texts` (strings)."""
         return cls(set("".join(texts)))
 
     def __len__(self):
+        """|V|: the number of ids, the four SPECIALS included."""
         return len(self.itos)
 
     def unknown(self, text):
@@ -111,6 +155,10 @@ class CharVocab:
         return sorted(set(text) - set(self.stoi), key=text.index)
 
     def encode(self, text, sos=False, eos=False):
+        """Text -> a list of ids; an unknown character becomes <unk>.
+
+        With sos=True the list starts with <sos>, with eos=True it ends with <eos>.
+        """
         ids = [self.stoi.get(ch, self.unk) for ch in text]
         return [self.sos] * sos + ids + [self.eos] * eos
 
@@ -128,11 +176,14 @@ class CharVocab:
 from typing import NamedTuple
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 
 class DateBatch(NamedTuple):
+    """One padded batch of the date task: four tensors on one device."""
+
     source: torch.Tensor  # (B, T_src) character ids, padded with <pad>
-    source_mask: torch.Tensor  # (B, T_src) bool, True = a real character
+    source_mask: torch.Tensor  # (B, T_src) bool, True = a real character (may attend)
     decoder_input: torch.Tensor  # (B, T_tgt): <sos> y_1 ... y_{T-1}
     target: torch.Tensor  # (B, T_tgt): y_1 ... y_{T-1} <eos>, padded with <pad>
 
@@ -142,14 +193,36 @@ class DateBatch(NamedTuple):
 
 
 def pad_batch(sequences, pad_id):
-    """Lists of ids -> (B, T_max) tensor padded at the end with pad_id."""
-    longest = max(len(s) for s in sequences)
-    padded = [s + [pad_id] * (longest - len(s)) for s in sequences]
-    return torch.tensor(padded, dtype=torch.long)
+    """Pad lists of ids at the end to the longest, with torch's `pad_sequence`.
+
+    Args:
+        sequences: a non-empty list of B lists of ids, of any lengths.
+        pad_id: the id that fills the end of the shorter ones (<pad>).
+    Returns:
+        (B, T_max) long tensor, T_max the longest length.
+    Raises:
+        ValueError: if sequences is empty.
+    """
+    if not sequences:
+        raise ValueError("pad_batch needs at least one sequence, got none")
+    tensors = [torch.tensor(s, dtype=torch.long) for s in sequences]
+    return pad_sequence(tensors, batch_first=True, padding_value=pad_id)
 
 
 def collate_dates(pairs, source_vocab, target_vocab):
-    """(source, target) pairs -> a DateBatch."""
+    """Turn (source, target) pairs into one padded DateBatch for teacher forcing.
+
+    Args:
+        pairs: a non-empty list of B (source, target) pairs of strings.
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+    Returns:
+        A DateBatch: source and source_mask (B, T_src), T_src the longest source;
+        decoder_input and target (B, T_tgt), each target shifted by one around
+        <sos> and <eos>.
+    Raises:
+        ValueError: if pairs is empty (from `pad_batch`).
+    """
     source_ids = [source_vocab.encode(s) for s, _ in pairs]
     source = pad_batch(source_ids, source_vocab.pad)  # (B, T_src)
     # <sos> y_1 ... y_T <eos> for each target
@@ -165,7 +238,19 @@ from torch.utils.data import DataLoader
 
 
 def date_loader(pairs, source_vocab, target_vocab, batch_size=64, shuffle=True, seed=0):
-    """A DataLoader of DateBatches; with shuffle, the order is fixed by seed."""
+    """A DataLoader of DateBatches, in an order fixed by `seed`.
+
+    Args:
+        pairs: the (source, target) pairs to draw from.
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+        batch_size: pairs per batch (default 64; the last batch may be smaller).
+        shuffle: a new random order every epoch, drawn by the loader's own seeded
+            generator (default True); else the pairs in order.
+        seed: the seed of that generator.
+    Returns:
+        A torch DataLoader whose batches are DateBatches on the CPU.
+    """
     generator = torch.Generator().manual_seed(seed)
     collate = partial(collate_dates, source_vocab=source_vocab,
                       target_vocab=target_vocab)
@@ -177,10 +262,29 @@ from torch import nn
 
 
 class DateEncoder(nn.Module):
-    """Bidirectional GRU: per-character states (the keys), the decoder's first state."""
+    """Bidirectional GRU encoder: the keys h_i and the decoder's first state s_0.
+
+    h_i joins the forward and the backward state at source position i; s_0 =
+    tanh(W_s [last forward state; last backward state] + b_s). The batch is packed,
+    so padding changes no real position's state.
+
+    Args:
+        vocab_size: |V_src|, the number of source ids (<pad> = 0 embeds to zeros).
+        embed_size: the width of a character's embedding.
+        hidden_size: H, the width of each key h_i and of s_0: both GRU directions
+            together, H/2 each, so H must be even.
+    Raises:
+        ValueError: if hidden_size is odd.
+    Source: the bidirectional encoder of Bahdanau, Cho & Bengio (2015), "Neural
+        machine translation by jointly learning to align and translate", section
+        3.2; their s_0 reads the backward direction's first state only (appendix A).
+    """
 
     def __init__(self, vocab_size, embed_size, hidden_size):
         super().__init__()
+        if hidden_size % 2:
+            raise ValueError("hidden_size is both GRU directions together, H/2 each: "
+                             f"it must be even, got {hidden_size}")
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.rnn = nn.GRU(embed_size, hidden_size // 2, batch_first=True,
                           bidirectional=True)
@@ -209,7 +313,19 @@ class FixedContext(AttentionBase):
 
     Every score is 0, so the weights are uniform over the real characters and the
     context is the mean of the encoder states: the same vector at every output step,
-    whatever the decoder asks.
+    whatever the decoder asks. It has no parameters.
+
+    Args:
+        query_size: d_q, the width of the query (the decoder state s_{t-1}).
+        key_size: d_k, the width of the keys h_i.
+    Raises:
+        ValueError: from `forward` (AttentionBase's checks), if the query, the keys
+            or the mask do not have the shapes these widths give.
+    Source: a fixed context vector like that of the encoder-decoder of Cho et al.
+        (2014), "Learning phrase representations using RNN encoder-decoder for
+        statistical machine translation" (theirs comes from the encoder's last
+        state); trained, it is the uniform-weights baseline of Wiegreffe & Pinter
+        (2019), "Attention is not not Explanation".
     """
 
     def __init__(self, query_size, key_size):
@@ -217,6 +333,7 @@ class FixedContext(AttentionBase):
         self.query_size, self.key_size = query_size, key_size
 
     def score(self, query, projected_keys):
+        """All zeros: query (B, T_q, d_q), keys (B, T_src, d_k) -> (B, T_q, T_src)."""
         B, T_q, T = query.shape[0], query.shape[1], projected_keys.shape[1]
         return query.new_zeros(B, T_q, T)  # (B, T_q, T_src)
 
@@ -231,7 +348,22 @@ ATTENTION_KINDS = ("bahdanau", "luong-dot", "luong-general", "none")
 
 
 def make_attention(kind, hidden_size):
-    """The decoder's attention module: queries and keys both have size hidden_size."""
+    """Build the date decoder's attention module of one kind.
+
+    Args:
+        kind: one of ATTENTION_KINDS: "bahdanau" (additive), "luong-dot",
+            "luong-general", or "none" (FixedContext: uniform weights).
+        hidden_size: H, the width of both the query (the decoder state s_{t-1}) and
+            the keys h_i; for "bahdanau" also d_a, the width of the tanh layer.
+    Returns:
+        An attention module (an AttentionBase) with query_size = key_size = H.
+    Raises:
+        ValueError: if kind is not one of ATTENTION_KINDS.
+    Source: Bahdanau, Cho & Bengio (2015), section 3.1 and appendix A.1.2 (the
+        additive score); Luong, Pham & Manning (2015), "Effective approaches to
+        attention-based neural machine translation", section 3.1 (the dot and general
+        scores, here given s_{t-1} in Bahdanau's decoder instead of Luong's h_t).
+    """
     if kind == "bahdanau":
         return BahdanauAttention(hidden_size, hidden_size, hidden_size)
     if kind in ("luong-dot", "luong-general"):
@@ -243,7 +375,25 @@ def make_attention(kind, hidden_size):
 
 
 class DateSeq2Seq(nn.Module):
-    """BiGRU encoder + the course's AttentionDecoder: character-level dates."""
+    """The date model: a DateEncoder and the course's AttentionDecoder, by character.
+
+    Args:
+        source_vocab_size: |V_src|, the number of source ids.
+        target_vocab_size: |V_tgt|, the number of target ids.
+        embed_size: the width of a character's embedding (default 32).
+        hidden_size: H (default 64): the width of the keys h_i (both encoder
+            directions together), of the decoder state s_t and, for "bahdanau",
+            of the additive score's tanh layer (d_a = H).
+        attention: one of ATTENTION_KINDS (default "bahdanau").
+    Attributes:
+        config: these arguments as a dict; a checkpoint stores it to rebuild the
+            model.
+    Raises:
+        ValueError: if attention is not one of ATTENTION_KINDS (from
+            `make_attention`), or hidden_size is odd (from `DateEncoder`).
+    Source: the encoder-decoder with attention of Bahdanau, Cho & Bengio (2015),
+        section 3: a bidirectional encoder, the decoder state s_{t-1} as the query.
+    """
 
     def __init__(self, source_vocab_size, target_vocab_size, embed_size=32,
                  hidden_size=64, attention="bahdanau"):
@@ -257,7 +407,15 @@ class DateSeq2Seq(nn.Module):
                                         hidden_size, attention_module)
 
     def forward(self, source, source_mask, decoder_input):
-        """Teacher forcing -> logits (B, T_tgt, V_tgt), weights (B, T_tgt, T_src)."""
+        """Teacher forcing: every output step at once.
+
+        Args:
+            source: (B, T_src) source ids.
+            source_mask: (B, T_src) bool, True = a real character (may be attended).
+            decoder_input: (B, T_tgt) <sos> y_1 ... y_{T_tgt - 1}.
+        Returns:
+            (logits, weights): (B, T_tgt, |V_tgt|) and (B, T_tgt, T_src).
+        """
         keys, state = self.encoder(source, source_mask)  # (B, T_src, H), (B, H)
         return self.decoder(decoder_input, state, keys, source_mask)
 
@@ -268,16 +426,31 @@ import torch.nn.functional as F
 def sequence_loss(logits, target, pad_id=0):
     """Mean cross-entropy over the real target tokens: <pad> positions count for none.
 
-    logits (B, T_tgt, V), target (B, T_tgt) -> a scalar.
+    Args:
+        logits: (B, T_tgt, |V|) unnormalised scores.
+        target: (B, T_tgt) long ids.
+        pad_id: the id that is skipped (`ignore_index`), default 0 (<pad>).
+    Returns:
+        A scalar tensor, in nats per real target token.
     """
     return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad_id)
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #d73ee145
 @torch.no_grad()
 def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12):
-    """Feed back the most likely token -> tokens (B, L), weights (B, L, T_src).
+    """Decode a batch greedily: feed back the most likely token at every step.
 
-    Stops when every sequence has written <eos> (or after max_length steps).
+    Args:
+        model: a DateSeq2Seq (an encoder, and a decoder with `step`).
+        source: (B, T_src) source ids.
+        source_mask: (B, T_src) bool, True = a real character (may be attended).
+        sos_id: the first decoder input (<sos>, default 1).
+        eos_id: the end token (<eos>, default 2); decoding stops when every row has
+            written it.
+        max_length: the most steps (default 12).
+    Returns:
+        (tokens, weights): (B, L) long and (B, L, T_src), L <= max_length; a row
+        that has written <eos> goes on until all have.
     """
     keys, state = model.encoder(source, source_mask)  # (B, T_src, H), (B, H)
     projected = model.decoder.attention.project_keys(keys)  # once per source sequence
@@ -300,12 +473,30 @@ def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12)
 @torch.no_grad()
 def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
                 max_length=12):
-    """Beam search for ONE source (1, T_src) -> (tokens (L,), weights (L, T_src),
-    log-probability).
+    """Beam search for one source: the most probable output the beam finds.
 
-    Keeps the beam_size most probable open prefixes; an extension that writes <eos> is a
-    finished sequence, set aside without taking a place in the beam. Returns the most
-    probable finished sequence. beam_size=1 is greedy decoding.
+    Keeps the beam_size most probable open prefixes (a prefix's score is the sum of
+    its log-probabilities); an extension that writes <eos> is a finished sequence,
+    set aside without taking a place in the beam. Stops when the best finished
+    sequence is more probable than every open prefix (log-probabilities only fall),
+    or after max_length steps. beam_size=1 gives greedy decoding's output.
+
+    Args:
+        model: a DateSeq2Seq.
+        source: (1, T_src) the ids of ONE source.
+        source_mask: (1, T_src) bool, True = may be attended.
+        beam_size: k, the number of open prefixes kept (default 3).
+        sos_id: the first decoder input (<sos>, default 1).
+        eos_id: the end token (<eos>, default 2).
+        max_length: the most steps (default 12).
+    Returns:
+        (tokens, weights, log_probability): the best sequence (L,) (ending with <eos>
+        if it finished), its weights (L, T_src), its log-probability (a float, nats).
+    Raises:
+        ValueError: if source holds more than one sequence.
+    Source: the left-to-right beam search of Sutskever, Vinyals & Le (2014),
+        "Sequence to sequence learning with neural networks", section 3.2; the
+        stopping rule is the course's.
     """
     if source.shape[0] != 1:
         raise ValueError("beam_search decodes one source at a time: (1, T_src), "
@@ -322,7 +513,7 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
             tokens, states, keys.expand(k, -1, -1), projected.expand(k, -1, -1),
             source_mask.expand(k, -1))
         so_far = torch.tensor([b[2] for b in beams], device=logits.device)  # (k,)
-        scores = torch.log_softmax(logits, dim=-1) + so_far.unsqueeze(1)  # (k, V)
+        scores = torch.log_softmax(logits, dim=-1) + so_far.unsqueeze(1)  # (k, |V|)
         # at most k extensions write <eos> (one per prefix): 2k hold k open ones
         top = scores.flatten().topk(min(2 * beam_size, scores.numel()))
         candidates = []
@@ -344,9 +535,17 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #bf56057b
 def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
                     batch_size=512):
-    """Decode source strings: greedy for beam_size=1, else beam search one by one.
+    """Decode source strings: greedy in batches for beam_size=1, else a beam each.
 
-    Runs on the model's device; returns a list of strings.
+    Args:
+        model: a DateSeq2Seq; it is put in eval mode, and decodes on its device.
+        sources: a list of source strings (unknown characters read as <unk>).
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+        beam_size: 1 for greedy decoding (default), else the beam's k.
+        batch_size: sources per greedy batch (default 512).
+    Returns:
+        A list of output strings, one per source, each up to its <eos>.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -370,7 +569,17 @@ def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
 
 
 def exact_match(model, pairs, source_vocab, target_vocab, beam_size=1):
-    """Fraction of pairs whose decoded output equals the target exactly."""
+    """The fraction of pairs whose decoded output equals the target exactly.
+
+    Args:
+        model: a DateSeq2Seq.
+        pairs: a non-empty list of (source, target) pairs.
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+        beam_size: 1 for greedy decoding (default), else the beam's k.
+    Returns:
+        A float from 0 to 1.
+    """
     sources = [s for s, _ in pairs]
     outputs = translate_batch(model, sources, source_vocab, target_vocab, beam_size)
     return sum(o == t for o, (_, t) in zip(outputs, pairs, strict=True)) / len(pairs)
@@ -383,12 +592,29 @@ from ..utils import progress_bar
 
 def train_dates(model, train_loader, val_pairs, source_vocab, target_vocab, steps,
                 lr=1e-2, clip=1.0, eval_every=20, progress=True):
-    """Teacher-forced training for `steps` batches on the model's device: Adam, learning
-    rate decayed linearly to lr/10, gradient norm clipped at `clip`.
+    """Train a date model with teacher forcing, Adam and gradient clipping.
 
-    Returns a history: the loss of every step, and the validation exact match (greedy)
-    every eval_every steps, with the training seconds spent up to that point (evaluation
-    excluded).
+    Runs `steps` batches on the model's device: the learning rate decays linearly from
+    lr to lr/10, the gradient norm is clipped at `clip`. Every eval_every steps, and
+    at the last, it decodes val_pairs greedily and records the exact match.
+
+    Args:
+        model: a DateSeq2Seq, on the device to train on.
+        train_loader: a DataLoader of DateBatches (e.g. `date_loader`); it starts
+            again when it runs out.
+        val_pairs: the validation (source, target) pairs.
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+        steps: the number of training steps (batches).
+        lr: the first learning rate (default 1e-2).
+        clip: the largest gradient norm (default 1.0).
+        eval_every: steps between two evaluations (default 20).
+        progress: show the course's progress bar (default True).
+    Returns:
+        A history dict: "loss", the loss of every step (nats per token);
+        "val_step", "val_exact" and "val_seconds", the step, the validation exact
+        match and the training seconds up to it (evaluation excluded) of each
+        evaluation.
     """
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -406,7 +632,7 @@ def train_dates(model, train_loader, val_pairs, source_vocab, target_vocab, step
         batch = batch.to(device)
         model.train()
         logits, _ = model(batch.source, batch.source_mask, batch.decoder_input)
-        # logits (B, T_tgt, V)
+        # logits (B, T_tgt, |V|)
         loss = sequence_loss(logits, batch.target, target_vocab.pad)
         optimizer.zero_grad()
         loss.backward()
@@ -424,8 +650,15 @@ def train_dates(model, train_loader, val_pairs, source_vocab, target_vocab, step
 
 
 def steps_to(history, level=0.99):
-    """(steps, training seconds) at the first evaluation reaching `level`, else
-    (None, None)."""
+    """The first evaluation at which the validation exact match reaches `level`.
+
+    Args:
+        history: a history from `train_dates`.
+        level: the exact match to reach (default 0.99).
+    Returns:
+        (steps, training seconds) of that evaluation, or (None, None) if none
+        reached it.
+    """
     evaluations = zip(history["val_step"], history["val_seconds"], history["val_exact"],
                       strict=True)
     for step, seconds, value in evaluations:
@@ -444,16 +677,33 @@ CHECKPOINT_FORMAT = "attention_course.dates/1"
 
 
 def save_checkpoint(model, source_vocab, target_vocab, path):
-    """One file: the model's config, both vocabularies and the weights."""
+    """Save a date model with its configuration and both vocabularies in one file.
+
+    Args:
+        model: a DateSeq2Seq (its `config` rebuilds it).
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+        path: the file to write.
+    """
     torch.save({"format": CHECKPOINT_FORMAT, "config": model.config,
                 "source_vocab": source_vocab.itos, "target_vocab": target_vocab.itos,
                 "state_dict": model.state_dict()}, path)
 
 
 def load_checkpoint(path=None):
-    """(model, source_vocab, target_vocab) saved at path, the model on the CPU.
+    """Load a date model saved by `save_checkpoint`, on the CPU, in eval mode.
 
-    The default path is the model shipped with the course.
+    The file is read with `torch.load(..., weights_only=True)`: tensors and plain
+    Python data only, so loading cannot run code hidden in it.
+
+    Args:
+        path: the file; default DEFAULT_CHECKPOINT, the model shipped with the course.
+    Returns:
+        (model, source_vocab, target_vocab).
+    Raises:
+        FileNotFoundError: if there is no file at path.
+        ValueError: if the file is not a date-model checkpoint (its format is not
+            CHECKPOINT_FORMAT).
     """
     path = Path(DEFAULT_CHECKPOINT if path is None else path)
     if not path.is_file():
@@ -472,7 +722,18 @@ def load_checkpoint(path=None):
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #de02e0b0
 class Translator:
-    """A trained date model with its vocabularies: translate, show the attention."""
+    """A trained date model with its vocabularies: translate, show the attention.
+
+    Args:
+        model: a trained DateSeq2Seq, on any device (it is put in eval mode).
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+    Raises:
+        ValueError: from `encode`, `translate` and `attention`, for an empty input
+            or characters outside the source vocabulary; from `load`, for a file
+            that is not a date-model checkpoint.
+        FileNotFoundError: from `load`, if there is no file at the path.
+    """
 
     def __init__(self, model, source_vocab, target_vocab):
         self.model = model.eval()
@@ -480,22 +741,33 @@ class Translator:
 
     @classmethod
     def load(cls, path=None, device=None):
-        """The Translator saved at path (default: the model shipped inside the package),
-        on `device` (default: the CPU)."""
+        """Load the Translator saved at `path` onto `device`.
+
+        Args:
+            path: the checkpoint; default DEFAULT_CHECKPOINT, the model shipped inside
+                the package.
+            device: where to put the model; default the CPU.
+        Raises:
+            FileNotFoundError: if there is no file at path (from `load_checkpoint`).
+            ValueError: if the file is not a date-model checkpoint.
+        """
         model, source_vocab, target_vocab = load_checkpoint(path)
         return cls(model.to(device or "cpu"), source_vocab, target_vocab)
 
     def save(self, path):
+        """Save model and vocabularies in one file (`save_checkpoint`)."""
         save_checkpoint(self.model, self.source_vocab, self.target_vocab, path)
 
     @property
     def device(self):
+        """The device the model is on."""
         return next(self.model.parameters()).device
 
     def encode(self, text):
         """text -> source ids (1, T_src) and mask (1, T_src), on the model's device.
 
-        ValueError for empty input or characters outside the vocabulary.
+        Raises:
+            ValueError: for an empty input or characters outside the vocabulary.
         """
         if not isinstance(text, str) or not text:
             raise ValueError(f"expected a non-empty date string, got {text!r}")
@@ -509,15 +781,25 @@ class Translator:
         return source, source != self.source_vocab.pad
 
     def translate(self, text, beam_size=1):
-        """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else a beam)."""
+        """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else a beam).
+
+        Raises:
+            ValueError: for an empty input or characters outside the vocabulary.
+        """
         source, mask = self.encode(text)
         tokens, _, _ = beam_search(self.model, source, mask, beam_size,
                                    self.target_vocab.sos, self.target_vocab.eos)
         return self.target_vocab.decode(tokens.tolist())
 
     def attention(self, text):
-        """(source characters, output characters, weights) for one input; weights is a
-        NumPy array (len(output), len(source))."""
+        """Decode one input greedily and return its attention map.
+
+        Returns:
+            (source characters, output characters, weights): two lists and a NumPy
+            array (len(output), len(source)) on the CPU, one row per output character.
+        Raises:
+            ValueError: for an empty input or characters outside the vocabulary.
+        """
         source, mask = self.encode(text)
         tokens, weights = greedy_decode(self.model, source, mask, self.target_vocab.sos,
                                         self.target_vocab.eos)  # (1, L), (1, L, T_src)
