@@ -142,8 +142,9 @@ execute: setup
 linkcheck: setup
 	$(BIN)/jupyter-book build . --builder linkcheck
 
-# A benchmark, not a test: ratios of candidates timed side by side, written to bench/report.md and
-# bench/results.json. bench-quick (<= 2 min) is what tests/test_bench.py smoke-tests in `make test`.
+# A benchmark, not a test: ratios of candidates timed side by side (torch.utils.benchmark), written
+# to bench/results.json by tools/bench.py and rendered to bench/report.md by tools/bench_report.py.
+# bench-quick (<= 2 min) is what tests/test_bench.py smoke-tests in `make test`.
 bench: setup
 	$(BIN)/python tools/bench.py
 

@@ -68,6 +68,10 @@ def test_quick_bench_writes_a_well_formed_report(tmp_path):
         assert r["wall_s"] > 0 and r["train_s"] > 0 and 0 <= r["final_val_exact"] <= 1
         assert (r["steps_to_99"] is None) == (r["train_s_to_99"] is None)
     assert data["course"]["rows"] and all(r["seconds"] > 0 for r in data["course"]["rows"])
+    for section in ("layouts", "scores", "attention", "threads"):  # timed by torch.utils.benchmark
+        timing = data[section]["timing"]
+        assert timing["rounds"] >= 1 and timing["min_run_time_s"] > 0, section
+    assert data["layouts"]["timing"]["threads"] == 1 and data["threads"]["timing"]["threads"] == [1, 2]
     assert [s["row"] for s in data["summary"]][:2] == ROWS[:2]
 
     report = (tmp_path / "report.md").read_text()
@@ -81,15 +85,58 @@ def test_quick_bench_writes_a_well_formed_report(tmp_path):
     for heading in ("## Bahdanau decoder step: layouts", "## Luong scores", "## Self-attention",
                     "## Threads for small recurrent models", "## Date Seq2Seq", "## Whole course"):
         assert heading in report
+    assert report.count("`Timer.blocked_autorange`") == 4  # each timed section says how
+    assert "rounds of 10 calls" not in report  # the hand-written loops' wording is gone
+
+
+def load_bench():
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tool_loader import load_tool
+
+    return load_tool("bench")
+
+
+def test_the_attention_sizes_are_options_of_bench(tmp_path):
+    """What tools/bench_attention.py did: chapter 4.6's attention at chosen sizes, forward only."""
+    bench = load_bench()
+    assert bench.main(["--quick", "--only", "attention", "--out", str(tmp_path), "--device", "cpu",
+                       "--lengths", "16", "32", "--batch", "2", "--heads", "2", "--head-dim", "8",
+                       "--forward-only"]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data.keys() == {"meta", "summary", "attention"}
+    attention = data["attention"]
+    assert (attention["B"], attention["heads"], attention["d_k"], attention["lengths"]) == (2, 2, 8, [16, 32])
+    assert {(r["n"], r["mode"]) for r in attention["rows"]} == {(16, "forward"), (32, "forward")}
+    assert len(attention["rows"]) == 8 and all(r["ms"] > 0 for r in attention["rows"])
+    report = (tmp_path / "report.md").read_text()
+    assert "B = 2, h = 2, d_k = 8 (E = 16)" in report and "| Self-attention at n = 32 |" in report
+
+
+def test_the_report_says_how_each_section_was_timed():
+    """A section kept from an older results.json is described as it was measured then."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import bench_report
+
+    rows = [{"layout": "course (broadcast, keys projected once)", "us_per_step": 669.0, "x_course": 1.0}]
+    old = {"device": "cpu", "B": 64, "T_src": 40, "H": 64, "rounds": 41, "calls_per_round": 10,
+           "rows": rows}
+    new = {**old, "timing": {"rounds": 41, "min_run_time_s": 0.02, "threads": 1}}
+    del new["calls_per_round"]
+    old_text, new_text = ("\n".join(bench_report.layouts_section(r)) for r in (old, new))
+    assert "median of 41 interleaved rounds of 10 calls" in old_text
+    assert "torch.utils.benchmark" not in old_text
+    assert ("timed with torch.utils.benchmark on 1 torch thread: in each of 41 interleaved rounds, "
+            "`Timer.blocked_autorange` times every layout in turn (a short warm-up, then at least 20 ms"
+            in new_text)
+    assert "| course (broadcast, keys projected once) | 669 | 1.00 |" in new_text
+    cuda = {**new, "device": "cuda"}
+    assert "GPU synchronised" in "\n".join(bench_report.layouts_section(cuda))
 
 
 def test_only_merges_the_sections_it_runs_into_an_earlier_full_run(tmp_path, monkeypatch):
     """--only replaces its sections in results.json, keeps the others, and re-renders the report
     with the date of each section; a --quick run is never merged into."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tool_loader import load_tool
-
-    bench = load_tool("bench")
+    bench = load_bench()
     earlier = {"meta": {"date": "2026-11-23T16:01:20", "quick": False, "device": "cpu",
                         "load_before": "1.24 1.09 1.33"},
                "summary": [],

@@ -2,6 +2,7 @@
 
 import math
 import random
+import time
 
 import matplotlib
 import numpy as np
@@ -10,7 +11,12 @@ import torch
 
 import attention_course
 from attention_course import get_device, set_seed, use_course_style
-from attention_course.perf.measure import best_seconds, peak_memory_mib
+from attention_course.perf.measure import (
+    interleaved_medians,
+    interleaved_rounds,
+    median_seconds,
+    peak_memory_mib,
+)
 from attention_course.utils import DEVICE_ENV, PROGRESS_ENV, describe_device, progress_bar
 
 
@@ -134,11 +140,69 @@ def test_progress_bar_respects_an_explicit_disable(monkeypatch, capsys):
 # ----------------------------------------------------------------- measure
 
 
-def test_best_seconds_warms_up_then_keeps_the_best():
+def test_median_seconds_measures_a_known_duration():
+    seconds = median_seconds(lambda: time.sleep(0.01), min_run_time=0.05)
+    assert 0.01 <= seconds < 0.03  # a sleep never ends early; waking up late costs < 20 ms
+
+
+def test_median_seconds_divides_a_block_by_its_calls():
     calls = []
-    seconds = best_seconds(lambda: calls.append(1), repeat=4)
-    assert len(calls) == 5  # one warm-up call, then 4 timed ones
-    assert 0 <= seconds < 1
+    seconds = median_seconds(lambda: calls.append(1), min_run_time=0.01)
+    assert len(calls) > 100  # fast calls are timed in blocks of many
+    assert 0 < seconds < 1e-4
+
+
+def test_interleaved_medians_keeps_the_ratio_of_two_candidates():
+    seconds = interleaved_medians({"short": lambda: time.sleep(0.005),
+                                   "long": lambda: time.sleep(0.015)},
+                                  rounds=3, min_run_time=0.03)
+    assert seconds.keys() == {"short", "long"}
+    assert 0.005 <= seconds["short"] < 0.015
+    assert 2 < seconds["long"] / seconds["short"] < 3.5  # 3, less what waking up late costs
+
+
+def test_rounds_interleave_the_candidates():
+    order = []
+    rounds = list(interleaved_rounds({"a": lambda: order.append("a"),
+                                      "b": lambda: order.append("b")},
+                                     rounds=3, min_run_time=0.001))
+    assert len(rounds) == 3 and all(r.keys() == {"a", "b"} for r in rounds)
+    turns = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
+    assert turns == ["a", "b"] * 3  # each round: all of a's calls, then all of b's
+
+
+def test_each_candidate_runs_on_its_thread_count_and_the_count_comes_back():
+    before = torch.get_num_threads()
+    seen = {"one": set(), "two": set()}
+    next(interleaved_rounds({name: (lambda name=name: seen[name].add(torch.get_num_threads()))
+                             for name in seen}, min_run_time=0.001,
+                            num_threads={"one": 1, "two": 2}))
+    assert seen == {"one": {1}, "two": {2}}
+    assert torch.get_num_threads() == before
+    seen = {"one": set()}
+    median_seconds(lambda: seen["one"].add(torch.get_num_threads()), min_run_time=0.001)
+    assert seen["one"] == {before}  # default: the current count (Timer's own default is 1)
+
+
+@pytest.mark.parametrize("candidates, options, message", [
+    ({}, {}, "at least one candidate"),
+    ({"a": int}, {"rounds": 0}, "rounds >= 1"),
+    ({"a": int}, {"min_run_time": 0}, "min_run_time"),
+    ({"a": int}, {"num_threads": 0}, "num_threads"),
+    ({"a": int, "b": int}, {"num_threads": {"a": 1}}, r"no thread count for \['b'\]"),
+])
+def test_interleaved_timing_rejects_what_it_cannot_time(candidates, options, message):
+    with pytest.raises(ValueError, match=message):
+        interleaved_medians(candidates, **options)
+    with pytest.raises(ValueError, match=message):  # before any round runs
+        interleaved_rounds(candidates, **options)
+
+
+def test_median_seconds_rejects_a_bad_setting():
+    with pytest.raises(ValueError, match="min_run_time"):
+        median_seconds(int, min_run_time=-1)
+    with pytest.raises(ValueError, match="num_threads"):
+        median_seconds(int, num_threads=0)
 
 
 def test_peak_memory_counts_what_a_call_holds_at_once():

@@ -1,17 +1,21 @@
 """`make bench`: the course's performance, measured against the references in one run.
 
-A benchmark, not a test: it measures and writes bench/report.md (tables) and bench/results.json,
-and asserts nothing about time. Absolute times drift on a shared machine, so every comparison is
-a ratio of candidates measured side by side: the candidates run interleaved, round after round,
-and each figure is the median over the rounds, so that background load slows all of them alike.
+A benchmark, not a test: it measures and writes bench/results.json and bench/report.md (rendered
+by tools/bench_report.py), and asserts nothing about time. Times come from torch.utils.benchmark
+(`Timer.blocked_autorange`: warm-up, calls timed in blocks, a set number of torch threads, the
+accelerator synchronised), through attention_course.perf.measure. Absolute times drift on a shared
+machine, so every comparison is a ratio of candidates measured side by side: the candidates are
+timed interleaved, round after round, and each figure is the median over the rounds, so that
+background load slows all of them alike.
 
-Rows:
+Sections:
   layouts     one Bahdanau decoder step: the course's layout (broadcasting, keys projected once) vs
               repeat + concatenate vs keys projected every step (attention_course.perf.layouts, from 4.3)
   scores      Luong dot / general / concat and additive: time per decoder step, parameters
   attention   teaching scaled_dot_product_attention vs F.scaled_dot_product_attention vs
               MultiHeadAttention vs nn.MultiheadAttention, forward and forward + backward, time and
               peak memory, against the matmul floor at this machine's measured matmul GFLOP/s
+              (--lengths, --batch, --heads, --head-dim, --forward-only choose its sizes)
   threads     1 vs 2 torch threads on the CPU for one training step of the course's small
               recurrent models (4.1 reversal, 4.5 dates, 4.6 Bi-LSTM classifier)
   dates       date Seq2Seq (4.5), three seeds: steps (and seconds) to >= 99 % validation exact
@@ -21,15 +25,21 @@ Rows:
 On a CUDA machine the model rows (layouts, scores, attention) run on the GPU; the report says
 which device each row used.
 
-    python tools/bench.py                  # everything (about 10 min on the 2-core machine)
-    python tools/bench.py --quick          # small sizes, few repeats, one notebook (<= 2 min)
+    python tools/bench.py                  # everything (about 20 min on the quiet 2-core machine)
+    python tools/bench.py --quick          # small sizes, few rounds, one notebook (<= 2 min)
     python tools/bench.py --only threads,dates   # re-measure some sections, keep the others
-    python tools/bench.py --only attention --lengths 1024 4096
     python tools/bench.py --render         # report.md again from results.json, nothing run
+
+Chapter 4.6's attention at sizes too large for the notebook, in a folder of its own (the teaching
+attention stores the B·h·n² weights: 4 GiB of float32 at B 8, h 8, n 4,096; --forward-only skips
+the backward pass and what it keeps):
+
+    python tools/bench.py --only attention --out /tmp/attention --device cuda \\
+        --batch 8 --heads 8 --head-dim 64 --lengths 256 512 1024 2048 4096 --forward-only
 
 --only merges: the sections it runs replace theirs in results.json (in --out), the others are
 kept as they were, and report.md is rendered again from the whole; the report says when each
-section was measured. A --quick run writes only what it measured.
+section was measured, and how. A --quick run writes only what it measured.
 """
 
 import argparse
@@ -80,39 +90,22 @@ from attention_course.perf.layouts import (  # noqa: E402
     ProjectEveryStepAttention,
     RepeatConcatAttention,
 )
-from attention_course.perf.measure import peak_memory_mib  # noqa: E402
+from attention_course.perf.measure import (  # noqa: E402
+    interleaved_medians,
+    interleaved_rounds,
+    peak_memory_mib,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/ is not a package
+from bench_report import SECTIONS, render_file, summary_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("layouts", "scores", "attention", "threads", "dates", "course")
 NUMPY_REFERENCE_SECONDS = 330.0  # the NumPy date model's training time on the course machine (issue 9)
 COURSE = "course (broadcast, keys projected once)"
 
 
 def say(*args):
     print(*args, flush=True)
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def interleaved_medians(candidates, device, rounds, number=1, grad=False):
-    """Median seconds per call of each candidate (a dict of callables), measured interleaved:
-    every round runs every candidate once (`number` calls), so background load hits all alike."""
-    samples = {name: [] for name in candidates}
-    with torch.set_grad_enabled(grad):
-        for fn in candidates.values():  # warm up
-            fn()
-        for _ in range(rounds):
-            for name, fn in candidates.items():
-                synchronize(device)
-                start = time.perf_counter()
-                for _ in range(number):
-                    fn()
-                synchronize(device)
-                samples[name].append((time.perf_counter() - start) / number)
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def decoder_inputs(device, B=64, T_src=40, H=64, V=11):
@@ -124,8 +117,15 @@ def decoder_inputs(device, B=64, T_src=40, H=64, V=11):
     return keys.to(device), state.to(device), token.to(device), mask.to(device)
 
 
-def bench_layouts(device, rounds, number):
-    """One decoder step of the same additive attention in four layouts (same weights)."""
+def timing(rounds, min_run_time, threads, **more):
+    """What a section records about how it was timed (bench_report.timing_text words it)."""
+    return {"method": "torch.utils.benchmark.Timer.blocked_autorange, interleaved rounds",
+            "rounds": rounds, "min_run_time_s": min_run_time, "threads": threads, **more}
+
+
+def bench_layouts(device, rounds, min_run_time):
+    """One decoder step of the same additive attention in four layouts (same weights), on one
+    torch thread (the course's small-model setting, chapters 4.1-4.5)."""
     B, T_src, H, V, E = 64, 40, 64, 11, 32
     keys, state, token, mask = decoder_inputs(device, B, T_src, H, V)
     set_seed(0)
@@ -149,21 +149,23 @@ def bench_layouts(device, rounds, number):
             output = decoder.step(token, state, keys, projected[name], mask)
             if not all(torch.allclose(a, b, atol=1e-5) for a, b in zip(output, reference, strict=True)):
                 raise RuntimeError(f"layout {name!r} does not compute the course's decoder step")
-    seconds = interleaved_medians(
-        {name: (lambda d=d, p=projected[name]: d.step(token, state, keys, p, mask))
-         for name, d in decoders.items()}, device, rounds, number)
+    with torch.no_grad():
+        seconds = interleaved_medians(
+            {name: (lambda d=d, p=projected[name]: d.step(token, state, keys, p, mask))
+             for name, d in decoders.items()}, rounds=rounds, min_run_time=min_run_time, num_threads=1)
     compared = [n for n in layouts if "reference" not in n]  # the three layouts the issue compares
     best = min(seconds[n] for n in compared)
     rows = [{"layout": n, "us_per_step": seconds[n] * 1e6, "x_course": seconds[n] / seconds[COURSE],
              "compared": n in compared} for n in layouts]
     course_vs_best = seconds[COURSE] / best
     return {"device": str(device), "B": B, "T_src": T_src, "H": H, "rounds": rounds,
-            "calls_per_round": number, "rows": rows, "course_vs_best": course_vs_best,
-            "course_fastest": course_vs_best <= 1.1}
+            "timing": timing(rounds, min_run_time, 1), "rows": rows,
+            "course_vs_best": course_vs_best, "course_fastest": course_vs_best <= 1.1}
 
 
-def bench_scores(device, rounds, number):
-    """Luong's three scores and the additive score in the course's AttentionDecoder."""
+def bench_scores(device, rounds, min_run_time):
+    """Luong's three scores and the additive score in the course's AttentionDecoder, on one
+    torch thread."""
     B, T_src, H, V, E = 64, 40, 64, 11, 32
     keys, state, token, mask = decoder_inputs(device, B, T_src, H, V)
     set_seed(0)
@@ -177,13 +179,15 @@ def bench_scores(device, rounds, number):
     for name, d in decoders.items():
         candidates[name, "attention"] = lambda a=d.attention, p=projected[name]: a(state, keys, mask, p)
         candidates[name, "step"] = lambda d=d, p=projected[name]: d.step(token, state, keys, p, mask)
-    seconds = interleaved_medians(candidates, device, rounds, number)
+    with torch.no_grad():
+        seconds = interleaved_medians(candidates, rounds=rounds, min_run_time=min_run_time,
+                                      num_threads=1)
     base = seconds["additive (Bahdanau)", "step"]
     rows = [{"score": n, "parameters": sum(p.numel() for p in modules[n].parameters()),
              "us_attention": seconds[n, "attention"] * 1e6, "us_per_step": seconds[n, "step"] * 1e6,
              "x_additive_step": seconds[n, "step"] / base} for n in modules]
     return {"device": str(device), "B": B, "T_src": T_src, "H": H, "rounds": rounds,
-            "calls_per_round": number, "rows": rows}
+            "timing": timing(rounds, min_run_time, 1), "rows": rows}
 
 
 def attention_flops(impl, backward, B, h, n, d):
@@ -239,22 +243,27 @@ def matmul_candidate(device):
     return (lambda: a @ b), 2 * size**3
 
 
-def bench_attention(device, lengths, B, h, d, rounds, implementations=None, backward=True, progress=say):
-    """Time, peak memory and fraction of the matmul floor of the implementations (default: all
-    four), forward and, with `backward`, forward + backward."""
+LONG_FROM = 1024  # lengths above this get two rounds fewer (they dominate the run time)
+
+
+def bench_attention(device, lengths, B, h, d, rounds, min_run_time, threads, backward=True,
+                    progress=say):
+    """Time, peak memory and fraction of the matmul floor of the four implementations, forward
+    and, with `backward`, forward + backward, on `threads` torch threads."""
     matmul, matmul_flops = matmul_candidate(device)
     rows, rates = [], []
+    long_rounds = max(1, rounds - 2)
     for n in lengths:
         forward, with_backward = attention_case(n, B, h, d, device)
-        if implementations:
-            forward = {name: forward[name] for name in implementations}
-            with_backward = {name: with_backward[name] for name in implementations}
-        r = rounds if n <= 1024 else max(1, rounds - 2)  # the large sizes dominate the run time
+        r = rounds if n <= LONG_FROM else long_rounds
         modes = [("forward", forward, False)]
         if backward:
             modes.append(("forward+backward", with_backward, True))
-        measured = {mode: interleaved_medians({"matmul": matmul, **fns}, device, r, grad=grad)
-                    for mode, fns, grad in modes}
+        measured = {}
+        for mode, fns, grad in modes:
+            with torch.set_grad_enabled(grad):
+                measured[mode] = interleaved_medians({"matmul": matmul, **fns}, rounds=r,
+                                                     min_run_time=min_run_time, num_threads=threads)
         gflops = matmul_flops / min(m["matmul"] for m in measured.values()) / 1e9  # in the same rounds
         rates.append(gflops)
         fwd = measured["forward"]
@@ -272,27 +281,30 @@ def bench_attention(device, lengths, B, h, d, rounds, implementations=None, back
                                              if name != "matmul") + f" forward; matmul {gflops:.0f} GFLOP/s")
         del forward, with_backward
     return {"device": str(device), "B": B, "heads": h, "d_k": d, "lengths": list(lengths), "rounds": rounds,
-            "threads": torch.get_num_threads(), "matmul_gflops": statistics.median(rates), "rows": rows}
+            "timing": timing(rounds, min_run_time, threads, **(
+                {"rounds_long": long_rounds, "long_from": LONG_FROM}
+                if max(lengths) > LONG_FROM and long_rounds != rounds else {})),
+            "threads": threads, "matmul_gflops": statistics.median(rates), "rows": rows}
 
 
-def _training_steps(threads_rounds):
+def _training_steps(n_batches):
     """One training step of each of the course's small recurrent models, as in its chapter:
     {name: (description, step function)}. Each step function trains its own model copy."""
     set_seed(0)
     generator = torch.Generator().manual_seed(0)
-    lengths = torch.randint(5, 61, (threads_rounds,), generator=generator).tolist()
+    lengths = torch.randint(5, 61, (n_batches,), generator=generator).tolist()
     reversal_batches = [make_reversal_batch(64, n, generator) for n in lengths]
 
     train_pairs, _, _ = split_dates(20_000, 0, 0, seed=0)
     source_vocab = CharVocab.from_texts(s for s, _ in train_pairs)
     target_vocab = CharVocab.from_texts(t for _, t in train_pairs)
     loader = date_loader(train_pairs, source_vocab, target_vocab, batch_size=64, seed=0)
-    date_batches = [batch for batch, _ in zip(loader, range(threads_rounds), strict=False)]
+    date_batches = [batch for batch, _ in zip(loader, range(n_batches), strict=False)]
 
     splits = movie_review_splits()
     vocab = build_vocab([text for text, _ in splits["train"]])
     review_batches = []
-    for start in range(0, min(64 * threads_rounds, len(splits["train"]) - 63), 64):
+    for start in range(0, min(64 * n_batches, len(splits["train"]) - 63), 64):
         texts, labels = zip(*splits["train"][start:start + 64], strict=True)
         review_batches.append((*encode_texts(texts, vocab), torch.tensor(labels)))
 
@@ -357,43 +369,37 @@ def _cpu_seconds():
     return busy / os.sysconf("SC_CLK_TCK"), own
 
 
-def bench_threads(rounds, number, max_seconds, quiet_cores=0.2, progress=say):
-    """Seconds per training step with 1 and with 2 torch threads, measured interleaved: every
-    round runs `number` steps of each model at each setting. Only quiet rounds count: rounds
-    during which other processes used less than `quiet_cores` of a CPU core (from
-    /proc/stat, less this process's own CPU time), since two threads need both cores of a
-    2-core machine and any other work would count against them. Rounds go on until `rounds`
-    quiet ones are in, or `max_seconds` have passed; then the median over the quiet rounds
-    (over all rounds, flagged, if fewer than 3 were quiet)."""
-    saved = torch.get_num_threads()
-    steps = _training_steps(rounds * number + 2)
+def bench_threads(rounds, min_run_time, max_seconds, quiet_cores=0.2, progress=say):
+    """Seconds per training step with 1 and with 2 torch threads (Timer's num_threads), timed in
+    interleaved rounds: every round times each model at each setting, one after the other, for at
+    least `min_run_time` seconds. Only quiet rounds count: rounds during which other processes
+    used less than `quiet_cores` of a CPU core (from /proc/stat, less this process's own CPU
+    time), since two threads need both cores of a 2-core machine and any other work would count
+    against them. Rounds go on until `rounds` quiet ones are in, or `max_seconds` have passed;
+    then the median over the quiet rounds (over all rounds, flagged, if fewer than 3 were quiet)."""
+    steps = _training_steps(32)  # batches enough for the steps a round takes; they cycle
     samples = {key: [] for key in steps}
     every, foreign_loads = {key: [] for key in steps}, []
     load_before = os.getloadavg()
-    for _, step in steps.values():  # warm up (and the first batches' allocations)
-        step()
-    start = time.perf_counter()
+    timed = interleaved_rounds({key: step for key, (_, step) in steps.items()},
+                               min_run_time=min_run_time,
+                               num_threads={key: key[1] for key in steps})
+    start = wall0 = time.perf_counter()
+    busy0, own0 = _cpu_seconds()
     while (len(samples[next(iter(steps))]) < rounds
            and time.perf_counter() - start < max_seconds):
-        busy0, own0 = _cpu_seconds()
-        wall0 = time.perf_counter()
-        this_round = {}
-        for (name, threads), (_, step) in steps.items():
-            torch.set_num_threads(threads)
-            t0 = time.perf_counter()
-            for _ in range(number):
-                step()
-            this_round[name, threads] = (time.perf_counter() - t0) / number
+        this_round = next(timed)
         busy1, own1 = _cpu_seconds()
+        wall1 = time.perf_counter()
         # other processes' CPU use in cores (clock ticks are coarse: never below 0)
         foreign = (None if busy0 is None else max(
-            0.0, ((busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - wall0)))
+            0.0, ((busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)))
+        busy0, own0, wall0 = busy1, own1, wall1
         foreign_loads.append(foreign)
         for key, seconds in this_round.items():
             every[key].append(seconds)
             if foreign is None or foreign < quiet_cores:
                 samples[key].append(seconds)
-    torch.set_num_threads(saved)
     load_after = os.getloadavg()
     quiet = len(samples[next(iter(steps))])
     enough = quiet >= 3
@@ -411,7 +417,8 @@ def bench_threads(rounds, number, max_seconds, quiet_cores=0.2, progress=say):
     known = [x for x in foreign_loads if x is not None]
     progress(f"  {quiet} quiet rounds of {len(foreign_loads)}")
     return {"device": "cpu", "cpu_count": os.cpu_count(), "rounds": rounds,
-            "steps_per_round": number, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "timing": timing(len(foreign_loads), min_run_time, [1, 2]),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "quiet_cores": quiet_cores, "rounds_run": len(foreign_loads),
             "quiet_rounds": quiet, "only_quiet_rounds": enough,
             "median_foreign_cores": statistics.median(known) if known else None,
@@ -523,259 +530,6 @@ def course_notebooks(quick):
     return [path for folder in folders for path in sorted((ROOT / folder).glob("*.ipynb"))]
 
 
-# --- the report ------------------------------------------------------------------------------------
-
-def fmt(x, digits=1):
-    return "n/a" if x is None else f"{x:,.{digits}f}"
-
-
-def summary_rows(results, quick=False):
-    """(row, result, goal, met) for the closing table; met is True, False or None (no goal, or a
-    goal that a --quick run is too small to judge)."""
-    rows = []
-    if "layouts" in results:
-        r = results["layouts"]
-        ratios = ", ".join(f"{x['layout']} {x['x_course']:.2f}x" for x in r["rows"][1:])
-        rows.append(("Bahdanau decoder step: layouts",
-                     f"course {r['rows'][0]['us_per_step']:.0f} us = 1.00x; {ratios}",
-                     "course fastest, within 1.1x of the best", r["course_fastest"]))
-    if "scores" in results:
-        r = results["scores"]
-        rows.append(("Luong dot / general / concat and additive",
-                     "; ".join(f"{x['score']} {x['us_per_step']:.0f} us/step ({x['x_additive_step']:.2f}x), "
-                               f"{x['parameters']:,} params" for x in r["rows"]), "measured", None))
-    if "attention" in results:
-        r = results["attention"]
-        n = max(r["lengths"])
-        pick = {(x["implementation"], x["mode"]): x for x in r["rows"] if x["n"] == n}
-        t = pick["teaching scaled_dot_product_attention", "forward"]
-        f_ = pick["F.scaled_dot_product_attention", "forward"]
-        rows.append((f"Self-attention at n = {n:,}",
-                     f"teaching {t['ms']:.1f} ms ({t['x_fused']:.2f}x fused, {t['peak_mib']:,.0f} MiB, "
-                     f"{t['fraction_of_floor']:.0%} of floor); "
-                     f"fused {f_['ms']:.1f} ms ({f_['peak_mib']:,.1f} MiB, "
-                     f"{f_['fraction_of_floor']:.0%} of floor); matmul {r['matmul_gflops']:.0f} GFLOP/s",
-                     "measured against the matmul floor", None))
-    if "threads" in results:
-        r = results["threads"]
-        rows.append(("Threads for small recurrent models",
-                     "; ".join(f"{x['model']}: 1 thread {x['ms_1_thread']:.1f} ms/step, "
-                               f"2 threads {x['x_2_vs_1']:.2f}x that"
-                               for x in r["rows"]),
-                     "measured (1 vs 2 threads, interleaved)", None))
-    if "dates" in results:
-        r = results["dates"]
-        parts, met = [], True
-        for kind in dict.fromkeys(x["attention"] for x in r["rows"]):
-            runs = [x for x in r["rows"] if x["attention"] == kind]
-            steps = [x["steps_to_99"] for x in runs]
-            counts = "/".join(str(n) if n else "-" for n in steps)
-            if all(steps):
-                seconds = statistics.median(x["train_s_to_99"] for x in runs)
-                parts.append(f"{kind} {counts} steps ({seconds:.1f} s median)")
-            else:
-                parts.append(f"{kind} {counts} steps")
-            if kind != "none":  # judged on the median over the seeds (load comes in bursts)
-                seconds = (statistics.median(x["train_s_to_99"] for x in runs)
-                           if all(steps) else None)
-                met = met and bool(seconds) and seconds <= 30 and \
-                    NUMPY_REFERENCE_SECONDS / seconds >= 10
-        seeds = ", ".join(map(str, r.get("seeds", [0])))
-        rows.append((f"Date Seq2Seq to 99 % exact match (seeds {seeds})", "; ".join(parts),
-                     "attention <= 30 s and >= 10x the NumPy reference (330 s), "
-                     "median over the seeds",
-                     None if quick else met))
-    if "course" in results:
-        r = results["course"]
-        book = [x for x in r["rows"] if x["kind"] == "book"]
-        text = f"{r['notebooks']} notebooks {r['notebook_total_s']:.0f} s"
-        text += f"; book build {book[0]['seconds']:.0f} s" if book else "; book build not timed (--quick)"
-        if not r["all_ok"]:
-            text += "; SOME FAILED (see below)"
-        goal_met = r["notebook_total_s"] <= 600 and r["all_ok"]
-        rows.append(("Whole course", text, "all notebooks <= 10 min", None if quick else goal_met))
-    return rows
-
-
-def dates_findings(r):
-    """What holds across the seeds, in words computed from the step counts."""
-    kinds = list(dict.fromkeys(x["attention"] for x in r["rows"]))
-    seeds = list(dict.fromkeys(x.get("seed", 0) for x in r["rows"]))
-    steps = {(x["attention"], x.get("seed", 0)): x["steps_to_99"] for x in r["rows"]}
-    lines = []
-    for kind in kinds:
-        reached = [seed for seed in seeds if steps[kind, seed]]
-        if len(reached) == len(seeds):
-            counts = [steps[kind, seed] for seed in seeds]
-            span = (f"{min(counts)}" if min(counts) == max(counts)
-                    else f"{min(counts)} to {max(counts)}")
-            lines.append(f"- {kind}: reached 99 % in every seed, after {span} steps.")
-        elif not reached:
-            lines.append(f"- {kind}: did not reach 99 % within {r['steps']} steps in any "
-                         "seed.")
-        else:
-            lines.append(f"- {kind}: reached 99 % in {len(reached)} of {len(seeds)} seeds.")
-    scored = [k for k in kinds if all(steps[k, seed] for seed in seeds)]
-    if len(scored) > 1 and len(seeds) > 1:
-        order = {seed: sorted(scored, key=lambda k: (steps[k, seed], kinds.index(k)))
-                 for seed in seeds}
-        for seed in seeds:
-            ranked = f"{order[seed][0]} ({steps[order[seed][0], seed]})"
-            for before, k in zip(order[seed], order[seed][1:], strict=False):
-                sign = "=" if steps[k, seed] == steps[before, seed] else "<"
-                ranked += f" {sign} {k} ({steps[k, seed]})"
-            lines.append(f"- seed {seed}, steps to 99 %: {ranked}.")
-        def extreme(seed, pick):
-            best = pick(steps[k, seed] for k in scored)
-            return " and ".join(k for k in scored if steps[k, seed] == best)
-
-        for word, pick in (("First", min), ("Last", max)):
-            named = {seed: extreme(seed, pick) for seed in seeds}
-            if len(set(named.values())) == 1 and " and " not in named[seeds[0]]:
-                lines.append(f"- {word} to 99 %: {named[seeds[0]]} in every seed.")
-            else:
-                lines.append(f"- {word} to 99 %: " + "; ".join(
-                    f"{names} (tied) in seed {seed}" if " and " in names
-                    else f"{names} in seed {seed}" for seed, names in named.items()) + ".")
-    return lines
-
-
-def render_report(results, meta):
-    met_text = {True: "yes", False: "**no**", None: "-"}
-    runs = {}  # (date, kind, load) -> the sections measured in that run
-    for name in SECTIONS:
-        if name in results:
-            run = meta.get("sections", {}).get(name, meta)
-            kind = "--quick" if run["quick"] else run.get("how", "full")
-            runs.setdefault((run["date"], kind, run["load_before"]), []).append(name)
-    measured = "; ".join(f"{', '.join(names)}: {date} ({kind} run), load average {load} before"
-                         for (date, kind, load), names in runs.items())
-    lines = ["# `make bench`: the course's performance", "",
-             f"Sections and when they were measured: {measured}. "
-             f"Model rows on **{meta['device_text']}**; torch {meta['torch']}, "
-             f"Python {meta['python']}, {meta['cpu_count']} CPUs. "
-             "Every ratio compares candidates timed side by side (interleaved rounds, medians); "
-             "the absolute times move with the machine's load, the ratios much less; counts of "
-             "training steps do not depend on it.", "",
-             "| Row | Result | Goal | Met |", "|---|---|---|---|"]
-    lines += [f"| {row} | {result} | {goal} | {met_text[met]} |"
-              for row, result, goal, met in summary_rows(results, meta["quick"])]
-    if meta["quick"]:
-        lines += ["", "A `--quick` run: small sizes, few rounds, one notebook and no book build; its goals "
-                  "marked - are not judged. Run `make bench` for the figures that count."]
-    if "layouts" in results:
-        r = results["layouts"]
-        lines += ["", "## Bahdanau decoder step: layouts", "",
-                  f"One `AttentionDecoder.step`, B = {r['B']}, T_src = {r['T_src']}, H = {r['H']}, on "
-                  f"{r['device']}; median of {r['rounds']} interleaved rounds of {r['calls_per_round']} "
-                  "calls. "
-                  "All layouts share one set of weights and give the same step (checked). The hand-fused "
-                  "row (no input checks, no layer objects) is a reference, not one of the compared layouts.",
-                  "", "| Layout | us per step | x the course's |", "|---|---:|---:|"]
-        lines += [f"| {x['layout']} | {x['us_per_step']:.0f} | {x['x_course']:.2f} |" for x in r["rows"]]
-    if "scores" in results:
-        r = results["scores"]
-        lines += ["", "## Luong scores and additive attention", "",
-                  f"Same setting as above on {r['device']}; keys projected once per sequence.", "",
-                  "| Score | Parameters | us attention call | us decoder step | step x additive |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {x['score']} | {x['parameters']:,} | {x['us_attention']:.0f} | "
-                  f"{x['us_per_step']:.0f} | {x['x_additive_step']:.2f} |" for x in r["rows"]]
-    if "attention" in results:
-        r = results["attention"]
-        lines += ["", "## Self-attention: teaching vs fused vs modules", "",
-                  f"B = {r['B']}, h = {r['heads']}, d_k = {r['d_k']} (E = {r['heads'] * r['d_k']}), float32, "
-                  f"on {r['device']} ({r['threads']} CPU threads). Forward runs without autograd; forward + "
-                  "backward backpropagates the output's sum. Peak memory: "
-                  + ("the CUDA allocator's peak" if r["device"].startswith("cuda") else
-                     "the running total of tensor allocations recorded by torch's profiler")
-                  + ". Floor = matmul FLOPs / the machine's matmul rate, measured in the same rounds "
-                  f"(median {r['matmul_gflops']:.0f} GFLOP/s): 4·B·h·n²·d_k forward (Q K^T and weights · V, "
-                  "2·n²·d_k each), plus 8·B·n·E² for the modules' projections, times 3 with backward. "
-                  "Fraction of floor = floor time / measured time (1 = running at matmul speed). "
-                  "nn.MultiheadAttention is called with need_weights=False (its fast path).", "",
-                  "| n | mode | implementation | ms | x fused | peak MiB | floor ms | fraction of floor |",
-                  "|---:|---|---|---:|---:|---:|---:|---:|"]
-        lines += [f"| {x['n']:,} | {x['mode']} | {x['implementation']} | {x['ms']:.2f} | "
-                  f"{x['x_fused']:.2f} | {x['peak_mib']:,.1f} | {x['floor_ms']:.2f} | "
-                  f"{x['fraction_of_floor']:.0%} |"
-                  for x in r["rows"]]
-    if "threads" in results:
-        r = results["threads"]
-        lines += ["", "## Threads for small recurrent models", "",
-                  "One training step (forward, loss, backward, gradient clipping, Adam) of each "
-                  "small recurrent model of the course, on the CPU with 1 and with 2 torch "
-                  "threads (`torch.set_num_threads`), OMP_WAIT_POLICY="
-                  f"{r['omp_wait_policy'] or 'unset'} as in every `make` command, "
-                  f"{r['cpu_count']} CPU cores. Each model at each setting starts from the same "
-                  "weights and trains on the same batches. Interleaved rounds of "
-                  f"{r['steps_per_round']} steps: every round runs both settings of every model "
-                  "one after the other. "
-                  + (f"Only quiet rounds count: {r['quiet_rounds']} of the {r['rounds_run']} "
-                     "rounds run, those during which other processes used less than "
-                     f"{r['quiet_cores']} of a CPU core (read from /proc/stat), since two "
-                     "threads need both cores and any other work would count against them; "
-                     "each figure is the median over those rounds."
-                     if r.get("only_quiet_rounds") else
-                     f"Fewer than 3 of the {r.get('rounds_run', r['rounds'])} rounds were "
-                     "quiet (other processes used a CPU core's "
-                     f"{r.get('quiet_cores', 0)} or more): the figures are medians over all "
-                     "rounds and count against two threads; run the section again on a quiet "
-                     "machine.")
-                  + f" Load average {' '.join(map(str, r['load_before']))} before and "
-                  f"{' '.join(map(str, r['load_after']))} after.", "",
-                  "| Model | ms per step, 1 thread | ms per step, 2 threads | 2 threads / 1 "
-                  "thread | rounds where 1 thread was faster |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {x['model']}: {x['description']} | {x['ms_1_thread']:.1f} | "
-                  f"{x['ms_2_threads']:.1f} | {x['x_2_vs_1']:.2f} | "
-                  f"{x['rounds_1_faster']} of {x['rounds']} |" for x in r["rows"]]
-    if "dates" in results:
-        r = results["dates"]
-        seeds = r.get("seeds", [0])
-        lines += ["", "## Date Seq2Seq (chapter 4.5)", "",
-                  f"{r['n_train']:,} training and {r['n_val']:,} validation pairs ("
-                  + ("the split of chapter 4.5" if (r["n_train"], r["n_val"]) == (20_000, 500)
-                     else "a smaller split than chapter 4.5's")
-                  + f"), batches of 64, {r['steps']} steps, validation exact match "
-                  f"(greedy) every {r['eval_every']} steps; on the CPU with {r['threads']} "
-                  f"thread(s). Seeds {', '.join(map(str, seeds))}: a seed sets the initial "
-                  "weights and the order of the batches (chapter 4.5 runs seed 0). Steps to 99 % "
-                  "is the first evaluation at or above 0.99, a count that the machine's load "
-                  "does not change; the seconds (training only, as `steps_to` counts them) are "
-                  "secondary. The NumPy reference "
-                  f"({r['numpy_reference_s']:.0f} s) is the figure given in issue 9 for this "
-                  "machine, not re-measured here.", "",
-                  "| Attention | seed | steps to 99 % | training s to 99 % | x NumPy reference "
-                  "| final val exact | whole run s |", "|---|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {x['attention']} | {x.get('seed', 0)} | "
-                  f"{x['steps_to_99'] or 'not reached'} | {fmt(x['train_s_to_99'])} | "
-                  f"{fmt(x['x_numpy_reference'], 0)} | {x['final_val_exact']:.3f} | "
-                  f"{x['wall_s']:.1f} |" for x in r["rows"]]
-        lines += ["", *dates_findings(r)]
-        if "long_none" in r:
-            x = r["long_none"]
-            pairs = ", ".join(f"{step}: {exact:.3f}" for step, exact
-                              in zip(x["val_step"], x["val_exact"], strict=True))
-            lines += ["", f"Uniform attention (`none`) trained for {x['steps']:,} steps "
-                      f"(seed {x['seed']}, the same schedule stretched to {x['steps']:,} "
-                      "steps: the learning rate falls to a tenth over the whole run); "
-                      f"validation exact match at step {pairs}."]
-    if "course" in results:
-        r = results["course"]
-        lines += ["", "## Whole course", "",
-                  "Each notebook executed top to bottom in a fresh kernel started in its folder (nbclient, "
-                  "outputs not saved; exercises with allow_errors, their check cells raise by design); the "
-                  "book built with the flags of `make book` into a temporary directory.", "",
-                  "| Item | seconds | ok |", "|---|---:|---|"]
-        lines += [f"| {x['item']} | {x['seconds']:.1f} | "
-                  f"{'yes' if x['ok'] else '**no**: ' + x.get('error', '').replace('|', '/')} |"
-                  for x in r["rows"]]
-        lines += [f"| **all notebooks** | **{r['notebook_total_s']:.1f}** | |",
-                  f"| **total** | **{r['total_s']:.1f}** | |"]
-    return "\n".join(lines) + "\n"
-
-
 def parse_sections(values):
     """--only values, separated by spaces or commas -> section names, in SECTIONS order."""
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -807,28 +561,30 @@ def run_section(name, args, device, small_threads, progress=say):
     quick, cuda = args.quick, device.type == "cuda"
     if name == "layouts":
         progress("[layouts] one Bahdanau decoder step in four layouts ...")
-        torch.set_num_threads(1)  # the course's small-model setting (chapters 4.1-4.5)
-        result = bench_layouts(device, rounds=7 if quick else 41, number=5 if quick else 10)
+        result = bench_layouts(device, rounds=7 if quick else 41, min_run_time=0.01 if quick else 0.02)
         for x in result["rows"]:
             progress(f"  {x['layout']}: {x['us_per_step']:.0f} us ({x['x_course']:.2f}x)")
     elif name == "scores":
         progress("[scores] Luong dot / general / concat and additive ...")
-        torch.set_num_threads(1)
-        result = bench_scores(device, rounds=7 if quick else 41, number=5 if quick else 10)
+        result = bench_scores(device, rounds=7 if quick else 41, min_run_time=0.01 if quick else 0.02)
         for x in result["rows"]:
             progress(f"  {x['score']}: {x['us_per_step']:.0f} us per step, "
                      f"{x['parameters']:,} parameters")
     elif name == "attention":
-        torch.set_num_threads(small_threads)  # every core: these are large matrix products
         lengths = args.lengths or ([128, 256, 512] if quick
                                    else [128, 256, 512, 1024, 2048, 4096])
-        B, h = (8, 8) if cuda else (1, 4)
-        progress(f"[attention] four implementations, B={B}, h={h}, d_k=64, n = {lengths} ...")
-        result = bench_attention(device, lengths, B, h, 64, rounds=3 if quick else 5)
+        B = args.batch or (8 if cuda else 1)
+        h = args.heads or (8 if cuda else 4)
+        progress(f"[attention] four implementations, B={B}, h={h}, d_k={args.head_dim}, "
+                 f"n = {lengths}{', forward only' if args.forward_only else ''} ...")
+        # every core (small_threads): these are large matrix products
+        result = bench_attention(device, lengths, B, h, args.head_dim, rounds=3 if quick else 5,
+                                 min_run_time=0.01 if quick else 0.05, threads=small_threads,
+                                 backward=not args.forward_only)
     elif name == "threads":
         progress("[threads] 1 vs 2 torch threads, one training step of each small "
                  "recurrent model ...")
-        result = bench_threads(rounds=3 if quick else 15, number=2 if quick else 5,
+        result = bench_threads(rounds=3 if quick else 15, min_run_time=0.03 if quick else 0.15,
                                max_seconds=20 if quick else 600)
     elif name == "dates":
         torch.set_num_threads(1)
@@ -853,23 +609,26 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes, few repeats, one notebook, no book build")
+                        help="small sizes, few rounds, one notebook, no book build")
     parser.add_argument("--out", type=Path, default=ROOT / "bench",
                         help="the folder for report.md and results.json")
     parser.add_argument("--only", nargs="+", metavar="SECTION",
                         help=f"some of {', '.join(SECTIONS)} (spaces or commas); the other "
                         "sections of an earlier full run in --out are kept")
-    parser.add_argument("--lengths", type=int, nargs="+",
-                        help="self-attention sequence lengths")
+    sizes = parser.add_argument_group("the attention section's sizes (chapter 4.6 at larger sizes)")
+    sizes.add_argument("--lengths", type=int, nargs="+",
+                       help="sequence lengths n (default 128 ... 4,096; --quick: 128 256 512)")
+    sizes.add_argument("--batch", type=int, help="batch size B (default 8 on a GPU, 1 on a CPU)")
+    sizes.add_argument("--heads", type=int, help="heads h (default 8 on a GPU, 4 on a CPU)")
+    sizes.add_argument("--head-dim", type=int, default=64, help="per-head width d_k (default 64)")
+    sizes.add_argument("--forward-only", action="store_true",
+                       help="time forward passes only (less memory at large n)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: render report.md again from results.json")
     args = parser.parse_args(argv)
     if args.render:
-        data = json.loads((args.out / "results.json").read_text())
-        results = {name: data[name] for name in SECTIONS if name in data}
-        (args.out / "report.md").write_text(render_report(results, data["meta"]))
-        say(f"bench: rendered {args.out / 'report.md'} from {args.out / 'results.json'}")
+        say(f"bench: rendered {render_file(args.out)} from {args.out / 'results.json'}")
         return 0
     sections = parse_sections(args.only) if args.only else list(SECTIONS)
     device = torch.device(args.device)
@@ -903,8 +662,7 @@ def main(argv=None):
                for row, result, goal, met in summary_rows(results, quick)]
     data = {"meta": meta, "summary": summary, **results}
     (args.out / "results.json").write_text(json.dumps(data, indent=1) + "\n")
-    report = render_report(results, meta)
-    (args.out / "report.md").write_text(report)
+    report = render_file(args.out).read_text()
     say(f"bench: done in {meta['wall_s']:.0f} s; wrote {args.out / 'report.md'} and "
         f"{args.out / 'results.json'}")
     say("\n".join(report.splitlines()[:4 + len(summary) + 3]))
