@@ -190,24 +190,25 @@ def bench_scores(device, rounds, min_run_time):
             "timing": timing(rounds, min_run_time, 1), "rows": rows}
 
 
-def attention_flops(impl, backward, B, h, n, d):
-    """Matmul FLOPs of one call: Q K^T and weights @ V are 2 n^2 d each per head (4 B h n^2 d); the
-    two modules add their four (n x E) @ (E x E) projections. Backward does two products per
-    forward product (gradients of both factors), so forward + backward is 3x the forward."""
-    flops = 4 * B * h * n * n * d
+def attention_flops(impl, backward, B, h, n, head_dim):
+    """Matmul FLOPs of one call: Q K^T and weights @ V are 2 n^2 d_k each per head (4 B h n^2 d_k,
+    d_k = head_dim); the two modules add their four (n x E) @ (E x E) projections. Backward does
+    two products per forward product (gradients of both factors), so forward + backward is 3x the
+    forward."""
+    flops = 4 * B * h * n * n * head_dim
     if impl in ("MultiHeadAttention", "nn.MultiheadAttention"):
-        E = h * d
+        E = h * head_dim
         flops += 4 * 2 * B * n * E * E
     return 3 * flops if backward else flops
 
 
-def attention_case(n, B, h, d, device):
+def attention_case(n, B, h, head_dim, device):
     """The four implementations at length n, forward (no grad) and forward + backward."""
-    E = h * d
+    E = h * head_dim
     set_seed(0)
     torch_mha = nn.MultiheadAttention(E, h, batch_first=True).to(device)
     mha = MultiHeadAttention.from_torch(torch_mha)
-    q, k, v = torch.randn(3, B, h, n, d, device=device).unbind(0)  # (B, h, n, d_k) each
+    q, k, v = torch.randn(3, B, h, n, head_dim, device=device).unbind(0)  # (B, h, n, d_k) each
     x = torch.randn(B, n, E, device=device)  # (B, n, E) for the modules (self-attention)
     qg, kg, vg, xg = (t.clone().requires_grad_() for t in (q, k, v, x))
     forward = {
@@ -246,7 +247,7 @@ def matmul_candidate(device):
 LONG_FROM = 1024  # lengths above this get two rounds fewer (they dominate the run time)
 
 
-def bench_attention(device, lengths, B, h, d, rounds, min_run_time, threads, backward=True,
+def bench_attention(device, lengths, B, h, head_dim, rounds, min_run_time, threads, backward=True,
                     progress=say):
     """Time, peak memory and fraction of the matmul floor of the four implementations, forward
     and, with `backward`, forward + backward, on `threads` torch threads."""
@@ -254,7 +255,7 @@ def bench_attention(device, lengths, B, h, d, rounds, min_run_time, threads, bac
     rows, rates = [], []
     long_rounds = max(1, rounds - 2)
     for n in lengths:
-        forward, with_backward = attention_case(n, B, h, d, device)
+        forward, with_backward = attention_case(n, B, h, head_dim, device)
         r = rounds if n <= LONG_FROM else long_rounds
         modes = [("forward", forward, False)]
         if backward:
@@ -273,14 +274,15 @@ def bench_attention(device, lengths, B, h, d, rounds, min_run_time, threads, bac
             for name, fn in fns.items():
                 with torch.set_grad_enabled(mode != "forward"):
                     mib = peak_memory_mib(fn, device)
-                floor = attention_flops(name, mode != "forward", B, h, n, d) / (gflops * 1e9)
+                floor = attention_flops(name, mode != "forward", B, h, n, head_dim) / (gflops * 1e9)
                 rows.append({"n": n, "mode": mode, "implementation": name, "ms": seconds[name] * 1e3,
                              "x_fused": seconds[name] / fused, "peak_mib": mib, "floor_ms": floor * 1e3,
                              "fraction_of_floor": floor / seconds[name]})
         progress(f"  n = {n:,}: " + ", ".join(f"{name} {t * 1e3:.1f} ms" for name, t in fwd.items()
                                              if name != "matmul") + f" forward; matmul {gflops:.0f} GFLOP/s")
         del forward, with_backward
-    return {"device": str(device), "B": B, "heads": h, "d_k": d, "lengths": list(lengths), "rounds": rounds,
+    return {"device": str(device), "B": B, "heads": h, "d_k": head_dim, "lengths": list(lengths),
+            "rounds": rounds,
             "timing": timing(rounds, min_run_time, threads, **(
                 {"rounds_long": long_rounds, "long_from": LONG_FROM}
                 if max(lengths) > LONG_FROM and long_rounds != rounds else {})),
@@ -323,7 +325,7 @@ def _training_steps(n_batches):
 
     def reversal_loss(model, batch):
         source, target = batch
-        logits = model(source, target)  # (B, T, V)
+        logits = model(source, target)  # (B, T, |V|)
         return F.cross_entropy(logits.flatten(0, 1), target.flatten())
 
     def date_loss(model, batch):
@@ -339,7 +341,7 @@ def _training_steps(n_batches):
         "reversal (4.1)": ("Seq2Seq(use_attention=True): GRU encoder-decoder, H = 64, "
                            "B = 64, 5-60 digits", lambda: Seq2Seq(use_attention=True),
                            reversal_loss, reversal_batches),
-        "dates (4.5)": ("DateSeq2Seq, Bahdanau attention, E = 32, H = 64, B = 64",
+        "dates (4.5)": ("DateSeq2Seq, Bahdanau attention, embed_size 32, H = 64, B = 64",
                         lambda: DateSeq2Seq(len(source_vocab), len(target_vocab)),
                         date_loss, date_batches),
         "sentiment (4.6)": ("BiLSTMClassifier with attention pooling, input 32, hidden 32, "
