@@ -119,12 +119,20 @@ def alignment_scores(weights, alignment=None, *, mask=None):
         else 0.0. Both are NaN at a row that aligns with nothing (the two "-").
     Raises:
         TypeError: if neither or both of `alignment` and `mask` are given.
+        ValueError: if weights is not 2-D or alignment is not a bool tensor of the
+            same shape (the message names both shapes).
     """
     if (alignment is None) == (mask is None):
         raise TypeError("alignment_scores needs the ground-truth alignment once: "
                         "pass `alignment` (or its earlier name `mask`), not both")
-    alignment = mask if alignment is None else alignment
+    alignment = torch.as_tensor(mask if alignment is None else alignment)
     weights = _as_tensor(weights)
+    if (weights.dim() != 2 or alignment.shape != weights.shape
+            or alignment.dtype != torch.bool):
+        raise ValueError(
+            "expected weights (T_tgt, T_src) of one example and a bool alignment of "
+            f"the same shape, got weights of shape {tuple(weights.shape)} and "
+            f"alignment of shape {tuple(alignment.shape)} ({alignment.dtype})")
     on_field = (weights * alignment).sum(dim=-1)  # (10,)
     top = weights.argmax(dim=-1, keepdim=True)  # (10, 1)
     hit = alignment.gather(1, top).squeeze(1).float()  # (10,)
@@ -147,23 +155,38 @@ def replace_weights(weights, mask, how, generator=None):
         mask: (B, T_src) bool, True = a real position (may be attended); padding
             gets weight 0 in every replacement.
         how: one of REPLACEMENTS. "learned": the weights unchanged; "uniform":
-            1 / T_src on every real position; "permuted": the same values shuffled
-            among the real positions; "max removed": the largest weight set to 0, the
-            rest rescaled to sum to 1.
+            1 / (number of real positions) on each real position; "permuted": the
+            same values shuffled among the real positions; "max removed": the
+            largest weight set to 0, the rest rescaled to sum to 1.
         generator: an optional CPU torch.Generator that draws the permutations.
     Returns:
-        (B, T_src) weights on the device of `weights`, each row summing to 1.
+        (B, T_src) weights on the device of `weights`, each row summing to 1 over
+        its real positions, except where no weight is left to give, which is handled
+        (not refused) the course's way for a row with no position to attend: all
+        zeros, never NaN. That is a row with no True in mask (for every `how`;
+        "learned" returns the weights as they are), and for "max removed" a row whose
+        weight is all on one position (e.g. a row with one real position), as
+        nothing remains to rescale.
     Raises:
-        ValueError: if how is not one of REPLACEMENTS.
+        ValueError: if how is not one of REPLACEMENTS, or mask is not a bool tensor
+            of the shape of weights (the message names both shapes and the dtype).
     Source: the permutation test of Jain & Wallace (2019), "Attention is not
         Explanation"; the uniform weights of the baseline of Wiegreffe & Pinter
         (2019), "Attention is not not Explanation"; the erasure of the largest
         weight of Serrano & Smith (2019), "Is Attention Interpretable?".
     """
+    if how not in REPLACEMENTS:
+        raise ValueError(f"how must be one of {', '.join(REPLACEMENTS)}; got {how!r}")
+    mask = torch.as_tensor(mask, device=weights.device)
+    if mask.dtype != torch.bool or mask.shape != weights.shape:
+        raise ValueError(
+            "mask must be a bool tensor (True = a real position) of the shape of "
+            f"weights {tuple(weights.shape)}, got {mask.dtype} of shape "
+            f"{tuple(mask.shape)}")
     if how == "learned":
         return weights
-    if how == "uniform":
-        return mask.float() / mask.sum(dim=-1, keepdim=True)
+    if how == "uniform":  # a row with no real position: zeros (0 / 1), not NaN
+        return mask.float() / mask.sum(dim=-1, keepdim=True).clamp_min(1)
     if how == "permuted":  # the same values, shuffled among the real positions
         noise = torch.rand(weights.shape, generator=generator).to(weights.device)
         # (B, T_src): the real positions first, in a random order
@@ -174,8 +197,8 @@ def replace_weights(weights, mask, how, generator=None):
     if how == "max removed":  # the largest weight set to zero, the rest renormalised
         top = weights.argmax(dim=-1, keepdim=True)  # (B, 1)
         rest = weights.scatter(-1, top, 0.0)  # (B, T_src)
+        # a row with nothing left (one real position) stays all zeros
         return rest / rest.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    raise ValueError(f"how must be one of {', '.join(REPLACEMENTS)}; got {how!r}")
 
 # %% ../notebooks/ch4_4_visualizing_attention.ipynb #572fc5b9
 class ReplacedAttention(nn.Module):
@@ -192,8 +215,9 @@ class ReplacedAttention(nn.Module):
         how: one of REPLACEMENTS (see `replace_weights`).
         seed: the seed of the CPU generator that draws the permutations.
     Raises:
-        ValueError: from `forward`, if how is not one of REPLACEMENTS, or if the
-            wrapped module's shape checks fail.
+        ValueError: from `forward`, if how is not one of REPLACEMENTS, if mask is
+            not a bool (B, T_src) tensor, or if the wrapped module's shape checks
+            fail.
     """
 
     def __init__(self, attention, how, seed=0):

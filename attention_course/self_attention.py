@@ -5,12 +5,24 @@ __all__ = ['scaled_dot_product_attention', 'split_heads', 'merge_heads', 'MultiH
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #602bfb7a
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import masked_softmax
+
+
+def _as_count(name, value):
+    """A width or a count (E, h, d_a) as a Python int; TypeError naming it otherwise."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)  # an int, a NumPy integer or an integer tensor
+    except TypeError:
+        raise TypeError(f"{name} must be a positive int, got {value!r} "
+                        f"({type(value).__name__})") from None
 
 
 def _check_qkv(query, key, value):
@@ -46,9 +58,11 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
         is_causal: if True, query i may attend keys 0..i only (and `mask` still holds).
         dropout_p: probability of zeroing each weight (dropout), in [0, 1).
     Returns:
-        (output, weights): (..., T_q, d_v) and (..., T_q, T_k); each row of weights sums
-        to 1 over T_k, and a query that may attend no key gets zero weights and a zero
-        output, never NaN.
+        (output, weights): (..., T_q, d_v) and (..., T_q, T_k). Without dropout each row
+        of weights sums to 1 over T_k; with dropout_p > 0 the weights returned (and
+        used) are the dropped-out ones, zero where dropped and the rest multiplied by
+        1 / (1 - dropout_p), so a row sums to 1 only on average. A query that may
+        attend no key gets zero weights and a zero output, never NaN.
     Raises:
         ValueError: if the shapes of query, key and value do not fit together, if
             `mask` is not bool or does not broadcast to (..., T_q, T_k), or if
@@ -86,11 +100,20 @@ def split_heads(x, num_heads):
 
     Args:
         x: (B, T, E) tensor, E divisible by `num_heads`.
-        num_heads: h, the number of heads.
+        num_heads: h, the number of heads, a positive int.
     Returns:
         (B, h, T, head_dim) tensor.
+    Raises:
+        TypeError: if num_heads is not an int.
+        ValueError: if num_heads < 1, or x is not 3-D with its last dimension E
+            divisible by num_heads (the message names x's shape and num_heads).
     Source: the heads of Vaswani et al. (2017), section 3.2.2, for all heads at once.
     """
+    num_heads = _as_count("num_heads", num_heads)
+    if num_heads < 1 or x.dim() != 3 or x.shape[-1] % num_heads != 0:
+        raise ValueError("split_heads expects x of shape (B, T, E) with E divisible by "
+                         f"num_heads >= 1, got x of shape {tuple(x.shape)} and "
+                         f"num_heads={num_heads}")
     B, T, E = x.shape
     head_dim = E // num_heads
     return x.reshape(B, T, num_heads, head_dim).transpose(1, 2)  # (B, h, T, d_k)
@@ -106,7 +129,12 @@ def merge_heads(x):
         x: (B, h, T, head_dim) tensor.
     Returns:
         (B, T, h * head_dim) tensor, i.e. (B, T, E).
+    Raises:
+        ValueError: if x is not 4-D (the message names its shape).
     """
+    if x.dim() != 4:
+        raise ValueError("merge_heads expects x of shape (B, h, T, head_dim), "
+                         f"got x of shape {tuple(x.shape)}")
     B, h, T, head_dim = x.shape
     return x.transpose(1, 2).reshape(B, T, h * head_dim)  # (B, T, E)
 
@@ -141,10 +169,15 @@ class _MultiHeadLayers(nn.Module):
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True):
         """The arguments and errors are those of MultiHeadAttention."""
         super().__init__()
-        if num_heads < 1 or embed_dim % num_heads != 0:
+        embed_dim = _as_count("embed_dim", embed_dim)
+        num_heads = _as_count("num_heads", num_heads)
+        if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads != 0:
             raise ValueError(
-                f"embed_dim must be divisible by num_heads: got embed_dim={embed_dim}, "
-                f"num_heads={num_heads} (expected embed_dim = num_heads * head_dim)")
+                "embed_dim and num_heads must be positive, embed_dim divisible by "
+                f"num_heads: got embed_dim={embed_dim}, num_heads={num_heads} "
+                "(expected embed_dim = num_heads * head_dim)")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim = embed_dim // num_heads  # d_k
         self.dropout = dropout  # on the attention weights, in training mode only
@@ -169,13 +202,16 @@ class MultiHeadAttention(_MultiHeadLayers):
     W_O: the layout of `torch.nn.MultiheadAttention` (see `from_torch`).
 
     Args:
-        embed_dim: E, the width of a token's vector (in and out).
-        num_heads: h; each head gets head_dim = E / h features (d_k).
-        dropout: probability of zeroing an attention weight, in training mode only.
+        embed_dim: E, the width of a token's vector (in and out), a positive int.
+        num_heads: h, a positive int; each head gets head_dim = E / h features (d_k).
+        dropout: probability of zeroing an attention weight, in training mode only,
+            in [0, 1).
         bias: whether the four projections have biases.
     Raises:
-        ValueError: from the constructor if num_heads < 1 or embed_dim is not divisible
-            by num_heads; from `forward` and `from_torch` as they say.
+        TypeError: from the constructor if embed_dim or num_heads is not an int.
+        ValueError: from the constructor if embed_dim or num_heads is < 1, embed_dim is
+            not divisible by num_heads, or dropout is not in [0, 1); from `forward` and
+            `from_torch` as they say.
     Source: Vaswani et al. (2017), "Attention is all you need", section 3.2.2.
     """
 
@@ -249,21 +285,43 @@ class AttentionPooling(nn.Module):
     number per feature, not per position, so one module pools any length T.
 
     Args:
-        input_size: D, the width of each state (2H for a Bi-LSTM's states).
-        hidden_size: d_a, the width of the tanh layer W (the scorer's hidden size).
+        input_size: D, the width of each state, a positive int (BiLSTMClassifier's
+            states have D = 2 * hidden_size, its hidden_size being per direction).
+        attention_size: d_a, the width of the tanh layer W (the scorer's hidden
+            size), a positive int.
+        hidden_size: the earlier name of `attention_size`, still accepted as a
+            keyword; pass one of the two.
     Raises:
-        ValueError: from `forward`, if x is not (B, T, input_size) or mask is not a bool
-            (B, T) tensor.
+        TypeError: from the constructor, if input_size or d_a is not an int, if
+            neither attention_size nor hidden_size is given, or if both are given
+            and differ.
+        ValueError: from the constructor, if input_size or d_a is < 1; from
+            `forward`, if x is not (B, T, input_size) or mask is not a bool (B, T)
+            tensor.
     Source: Yang et al. (2016), "Hierarchical attention networks for document
         classification", section 2.2 (word attention; w is their context vector u_w).
     """
 
-    def __init__(self, input_size, hidden_size):
+    def __init__(self, input_size, attention_size=None, *, hidden_size=None):
         super().__init__()
-        self.input_size = input_size
+        if attention_size is None and hidden_size is None:
+            raise TypeError("AttentionPooling needs d_a, the width of its tanh layer: "
+                            "pass attention_size (or its earlier name hidden_size)")
+        if None not in (attention_size, hidden_size) and attention_size != hidden_size:
+            raise TypeError(
+                f"attention_size={attention_size!r} and hidden_size={hidden_size!r} "
+                "are two names of d_a (hidden_size the earlier one): pass one of them")
+        attention_size = hidden_size if attention_size is None else attention_size
+        input_size = _as_count("input_size", input_size)
+        attention_size = _as_count("attention_size", attention_size)
+        if input_size < 1 or attention_size < 1:
+            raise ValueError("input_size and attention_size (d_a) must be positive, "
+                             f"got input_size={input_size}, "
+                             f"attention_size={attention_size}")
+        self.input_size, self.attention_size = input_size, attention_size
         # W, b: one bias per feature, not per position
-        self.project = nn.Linear(input_size, hidden_size)
-        self.score = nn.Linear(hidden_size, 1, bias=False)  # w: the learned query
+        self.project = nn.Linear(input_size, attention_size)
+        self.score = nn.Linear(attention_size, 1, bias=False)  # w: the learned query
 
     def forward(self, x, mask=None):
         """Pool the states x into one vector per sequence.

@@ -26,6 +26,7 @@ from attention_course import (
     split_dates,
     train_dates,
 )
+from attention_course.tasks.dates import translate_batch
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +218,22 @@ def test_translator_errors(shipped):
         shipped.attention("")
     with pytest.raises(ValueError, match=r"outside the vocabulary: \['Q'\]"):
         shipped.attention("Q")
+
+
+@pytest.mark.parametrize(("beam_size", "error"), [(0, ValueError), (-2, ValueError), (2.0, TypeError),
+                                                 ("3", TypeError), (True, TypeError)])
+def test_every_entry_of_beam_size_checks_it(shipped, beam_size, error):
+    message = f"beam_size must be an int >= 1.*got {beam_size!r}"
+    with pytest.raises(error, match=message):
+        shipped.translate("Tue 27 Sep 1994", beam_size=beam_size)
+    source, mask = shipped.encode("Tue 27 Sep 1994")
+    with pytest.raises(error, match=message):
+        beam_search(shipped.model, source, mask, beam_size=beam_size)
+    vocabs = shipped.source_vocab, shipped.target_vocab
+    with pytest.raises(error, match=message):
+        translate_batch(shipped.model, ["Tue 27 Sep 1994"], *vocabs, beam_size=beam_size)
+    with pytest.raises(error, match=message):
+        exact_match(shipped.model, [("Tue 27 Sep 1994", "1994-09-27")], *vocabs, beam_size=beam_size)
 
 
 def test_missing_checkpoint_names_its_path(tmp_path):

@@ -3,6 +3,7 @@
 (Its interactive figures live in attention_course.plotting: tests/test_plotting.py.)"""
 
 import math
+import re
 
 import pytest
 import torch
@@ -88,6 +89,46 @@ def test_replace_weights_properties():
     assert (removed.gather(-1, weights.argmax(-1, keepdim=True)) == 0).all()
     with pytest.raises(ValueError, match="how must be one of learned, uniform, permuted, max removed"):
         replace_weights(weights, mask, "zero")
+
+
+def test_replace_weights_gives_zeros_not_nan_where_no_weight_is_left():
+    # a row with no real position (every how), and "max removed" on one real position
+    mask = torch.tensor([[True, True, False], [False, False, False], [True, False, False]])
+    weights = torch.tensor([[0.4, 0.6, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    generator = torch.Generator().manual_seed(0)
+    for how in REPLACEMENTS:
+        replaced = replace_weights(weights, mask, how, generator)
+        assert not replaced.isnan().any(), how
+        assert torch.allclose(replaced.sum(-1)[0], torch.tensor(1.0)), how
+        assert (replaced[1] == 0).all(), how
+    assert (replace_weights(weights, mask, "max removed")[2] == 0).all()
+    assert torch.allclose(replace_weights(weights, mask, "uniform")[0], torch.tensor([0.5, 0.5, 0.0]))
+    doc = " ".join(replace_weights.__doc__.split())
+    assert "all zeros, never NaN" in doc and "one real position" in doc
+
+
+@pytest.mark.parametrize(("mask", "message"), [
+    (torch.tensor([[1, 1, 0]]), r"got torch.int64 of shape \(1, 3\)"),
+    (torch.tensor([[1.0, 1.0, 0.0]]), r"got torch.float32 of shape \(1, 3\)"),
+    (torch.tensor([[True, True]]), r"shape of weights \(1, 3\), got torch.bool of shape \(1, 2\)"),
+])
+def test_replace_weights_names_a_mask_that_is_not_bool_of_the_weights_shape(mask, message):
+    weights = torch.tensor([[0.5, 0.5, 0.0]])
+    for how in REPLACEMENTS:
+        with pytest.raises(ValueError, match="mask must be a bool tensor.*" + message):
+            replace_weights(weights, mask, how)
+
+
+@pytest.mark.parametrize(("weights_shape", "alignment"), [
+    ((10, 5), torch.ones(10, 6, dtype=torch.bool)),
+    ((2, 10, 5), torch.ones(10, 5, dtype=torch.bool)),
+    ((10, 5), torch.ones(10, 5, dtype=torch.long)),
+])
+def test_alignment_scores_names_both_shapes(weights_shape, alignment):
+    expected = (f"weights of shape {tuple(weights_shape)} and alignment of shape "
+                f"{tuple(alignment.shape)} ({alignment.dtype})")
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        alignment_scores(torch.rand(*weights_shape), alignment)
 
 
 @pytest.fixture(scope="module")

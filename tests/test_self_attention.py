@@ -2,8 +2,11 @@
 mechanisms, attention_course.self_attention) and the sentiment task (attention_course.tasks.sentiment)."""
 
 import ast
+import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -159,6 +162,41 @@ def test_split_and_merge_heads_are_inverse():
     assert torch.equal(merge_heads(heads), projected)
 
 
+@pytest.mark.parametrize(
+    ("shape", "num_heads"), [((2, 3, 10), 3), ((3, 10), 2), ((2, 1, 3, 4), 2), ((2, 3, 8), 0)])
+def test_split_heads_names_x_shape_and_num_heads(shape, num_heads):
+    expected = re.escape(f"got x of shape {shape} and num_heads={num_heads}")
+    with pytest.raises(ValueError, match=expected):
+        split_heads(torch.randn(*shape), num_heads)
+
+
+@pytest.mark.parametrize("num_heads", [2.0, "2", True])
+def test_split_heads_rejects_a_num_heads_that_is_not_an_int(num_heads):
+    with pytest.raises(TypeError, match=f"num_heads must be a positive int, got {num_heads!r}"):
+        split_heads(torch.randn(2, 3, 8), num_heads)
+
+
+def test_merge_heads_names_x_shape():
+    with pytest.raises(ValueError, match=re.escape("got x of shape (2, 3, 8)")):
+        merge_heads(torch.randn(2, 3, 8))
+
+
+@pytest.mark.parametrize(("embed_dim", "num_heads", "name"),
+                         [(8, 2.0, "num_heads"), (8.0, 2, "embed_dim"), ("8", 2, "embed_dim"),
+                          (8, True, "num_heads")])
+def test_mha_rejects_sizes_that_are_not_ints_when_built(embed_dim, num_heads, name):
+    with pytest.raises(TypeError, match=f"{name} must be a positive int, got"):
+        MultiHeadAttention(embed_dim, num_heads)
+
+
+def test_mha_takes_integer_sizes_of_numpy_and_rejects_a_bad_dropout_when_built():
+    mha = MultiHeadAttention(np.int64(8), np.int64(2))
+    assert (mha.embed_dim, mha.num_heads, mha.head_dim) == (8, 2, 4)
+    assert type(mha.embed_dim) is int and type(mha.num_heads) is int
+    with pytest.raises(ValueError, match="dropout must be in \\[0, 1\\), got 1.5"):
+        MultiHeadAttention(8, 2, dropout=1.5)
+
+
 def test_every_head_reads_every_input_feature():
     torch.manual_seed(0)
     mha = MultiHeadAttention(8, 4).eval()
@@ -281,7 +319,7 @@ def test_mha_dropout_only_in_training():
     assert (mha(x, x, x)[1] == 0).any()
 
 
-@pytest.mark.parametrize(("embed_dim", "num_heads"), [(10, 3), (8, 0), (8, -2)])
+@pytest.mark.parametrize(("embed_dim", "num_heads"), [(10, 3), (8, 0), (8, -2), (0, 2), (-4, 2)])
 def test_mha_rejects_embed_dim_not_divisible_by_heads(embed_dim, num_heads):
     with pytest.raises(ValueError, match=f"embed_dim={embed_dim}, num_heads={num_heads}"):
         MultiHeadAttention(embed_dim, num_heads)
@@ -358,6 +396,32 @@ def test_pooling_rejects_bad_inputs():
         pool(torch.randn(2, 5, 6), torch.ones(2, 5))
 
 
+@pytest.mark.parametrize(("sizes", "message"),
+                         [((8, 0), "input_size=8, attention_size=0"),
+                          ((8, -1), "input_size=8, attention_size=-1"),
+                          ((0, 4), "input_size=0, attention_size=4")])
+def test_pooling_rejects_sizes_below_one_when_built(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        AttentionPooling(*sizes)
+
+
+def test_pooling_rejects_sizes_that_are_not_ints_when_built():
+    with pytest.raises(TypeError, match="attention_size must be a positive int, got 2.0"):
+        AttentionPooling(8, 2.0)
+    with pytest.raises(TypeError, match="input_size must be a positive int, got '8'"):
+        AttentionPooling("8", 2)
+
+
+def test_pooling_takes_attention_size_or_its_earlier_name_hidden_size():
+    for pool in (AttentionPooling(6, 4), AttentionPooling(6, attention_size=4),
+                 AttentionPooling(6, hidden_size=4), AttentionPooling(6, 4, hidden_size=4)):
+        assert pool.attention_size == pool.project.out_features == 4
+    with pytest.raises(TypeError, match="attention_size=4 and hidden_size=5"):
+        AttentionPooling(6, attention_size=4, hidden_size=5)
+    with pytest.raises(TypeError, match="pass attention_size"):
+        AttentionPooling(6)
+
+
 # ----------------------------------------------------------------- classifier
 
 
@@ -392,6 +456,8 @@ def test_classifier_rejects_bad_inputs():
     with_vectors = BiLSTMClassifier(8, 6)
     with pytest.raises(ValueError, match=r"vectors \(B, T, 8\).*got \(2, 4, 5\)"):
         with_vectors(torch.randn(2, 4, 5))
+    with pytest.raises(ValueError, match="attention_size=0"):  # not silently hidden_size
+        BiLSTMClassifier(8, 6, attention_size=0)
 
 
 # ----------------------------------------------------------------- the sentiment data
@@ -424,6 +490,18 @@ def test_tokenize_vocab_and_encode():
     assert vocab == {"<pad>": 0, "<unk>": 1, "good": 2}
     ids, mask = encode_texts(["good film", "good"], vocab)
     assert ids.tolist() == [[2, 1], [2, 0]] and mask.tolist() == [[True, True], [True, False]]
+
+
+def test_encode_texts_rejects_one_string_and_an_empty_batch():
+    vocab = build_vocab(["a good movie"], min_freq=1)
+    with pytest.raises(TypeError, match="texts must be a sequence of strings, got one string"):
+        encode_texts("a good movie", vocab)
+    with pytest.raises(ValueError, match="texts must hold at least one string"):
+        encode_texts([], vocab)
+    with pytest.raises(TypeError, match="texts must be strings, got int at index 1"):
+        encode_texts(["good", 3], vocab)
+    ids, _ = encode_texts((text for text in ["a good movie"]), vocab)  # any iterable of strings
+    assert ids.tolist() == [[2, 3, 4]]
 
 
 def test_encode_texts_puts_the_batch_on_the_device():
@@ -498,6 +576,41 @@ def test_keyword_names_of_today_stay_accepted():
 def test_the_sdpa_docstring_says_it_returns_the_weights_too():
     doc = scaled_dot_product_attention.__doc__
     assert "(output, weights)" in doc and "torch.nn.functional.scaled_dot_product_attention" in doc
+
+
+def test_the_sdpa_docstring_says_dropped_out_weights_do_not_sum_to_one():
+    q, k, v = qkv(2, 6, 8)
+    torch.manual_seed(0)
+    _, weights = scaled_dot_product_attention(q, k, v, dropout_p=0.5)
+    assert not torch.allclose(weights.sum(-1), torch.ones(2, 6))  # what the docstring must say
+    doc = " ".join(scaled_dot_product_attention.__doc__.split())
+    assert "with dropout_p > 0" in doc and "1 / (1 - dropout_p)" in doc
+    assert "sums to 1 only on average" in doc
+
+
+def test_one_direction_s_width_is_never_called_h():
+    # book/notation.md's H counts both directions; the classifier's hidden_size is one
+    notebook = json.loads(NOTEBOOKS.joinpath("ch4_6_self_attention.ipynb").read_text())
+    text = "".join("".join(cell["source"]) for cell in notebook["cells"])
+    assert "D = 2 \\cdot$ `hidden_size`" in text
+    for source in (text, BiLSTMClassifier.__doc__, AttentionPooling.__doc__):
+        assert not re.search(r"\b2H\b|= 2H|\(default H\)", source)
+
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SETUP_CELL = "# Setup, the same in every notebook"
+
+
+@pytest.mark.parametrize("name", ["ch4_4_visualizing_attention", "ch4_5_seq2seq_dates",
+                                  "ch4_6_self_attention"])
+def test_chapters_4_4_to_4_6_import_from_the_module_not_the_root(name):
+    # only the setup cell, the same in every notebook, imports from the package root
+    notebook = json.loads(NOTEBOOKS.joinpath(f"{name}.ipynb").read_text())
+    root_imports = [line for cell in notebook["cells"] if cell["cell_type"] == "code"
+                    and not "".join(cell["source"]).startswith(SETUP_CELL)
+                    for line in "".join(cell["source"]).splitlines()
+                    if re.match(r"\s*from attention_course import\b", line)]
+    assert root_imports == []
 
 
 def test_encode_texts_keeps_a_column_for_empty_texts():

@@ -470,6 +470,24 @@ def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12)
     return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #583d03fd
+import operator
+
+
+def _check_beam_size(beam_size):
+    """beam_size is k, an int >= 1; TypeError or ValueError naming it otherwise."""
+    try:
+        if isinstance(beam_size, bool):
+            raise TypeError
+        beam_size = operator.index(beam_size)
+    except TypeError:
+        raise TypeError(f"beam_size must be an int >= 1, got {beam_size!r} "
+                        f"({type(beam_size).__name__})") from None
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be an int >= 1 (1: greedy decoding), "
+                         f"got {beam_size}")
+    return beam_size
+
+
 @torch.no_grad()
 def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
                 max_length=12):
@@ -485,7 +503,7 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
         model: a DateSeq2Seq.
         source: (1, T_src) the ids of ONE source.
         source_mask: (1, T_src) bool, True = may be attended.
-        beam_size: k, the number of open prefixes kept (default 3).
+        beam_size: k >= 1, the number of open prefixes kept (default 3).
         sos_id: the first decoder input (<sos>, default 1).
         eos_id: the end token (<eos>, default 2).
         max_length: the most steps (default 12).
@@ -493,11 +511,13 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
         (tokens, weights, log_probability): the best sequence (L,) (ending with <eos>
         if it finished), its weights (L, T_src), its log-probability (a float, nats).
     Raises:
-        ValueError: if source holds more than one sequence.
+        TypeError: if beam_size is not an int.
+        ValueError: if beam_size < 1, or source holds more than one sequence.
     Source: the left-to-right beam search of Sutskever, Vinyals & Le (2014),
         "Sequence to sequence learning with neural networks", section 3.2; the
         stopping rule is the course's.
     """
+    beam_size = _check_beam_size(beam_size)
     if source.shape[0] != 1:
         raise ValueError("beam_search decodes one source at a time: (1, T_src), "
                          f"got {tuple(source.shape)}")
@@ -542,11 +562,15 @@ def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
         sources: a list of source strings (unknown characters read as <unk>).
         source_vocab: the CharVocab of the sources.
         target_vocab: the CharVocab of the targets.
-        beam_size: 1 for greedy decoding (default), else the beam's k.
+        beam_size: 1 for greedy decoding (default), else the beam's k (an int >= 1).
         batch_size: sources per greedy batch (default 512).
     Returns:
         A list of output strings, one per source, each up to its <eos>.
+    Raises:
+        TypeError: if beam_size is not an int.
+        ValueError: if beam_size < 1.
     """
+    beam_size = _check_beam_size(beam_size)
     model.eval()
     device = next(model.parameters()).device
     outputs = []
@@ -576,9 +600,12 @@ def exact_match(model, pairs, source_vocab, target_vocab, beam_size=1):
         pairs: a non-empty list of (source, target) pairs.
         source_vocab: the CharVocab of the sources.
         target_vocab: the CharVocab of the targets.
-        beam_size: 1 for greedy decoding (default), else the beam's k.
+        beam_size: 1 for greedy decoding (default), else the beam's k (an int >= 1).
     Returns:
         A float from 0 to 1.
+    Raises:
+        TypeError: if beam_size is not an int (from `translate_batch`).
+        ValueError: if beam_size < 1 (from `translate_batch`).
     """
     sources = [s for s, _ in pairs]
     outputs = translate_batch(model, sources, source_vocab, target_vocab, beam_size)
@@ -730,8 +757,10 @@ class Translator:
         target_vocab: the CharVocab of the targets.
     Raises:
         ValueError: from `encode`, `translate` and `attention`, for an empty input
-            or characters outside the source vocabulary; from `load`, for a file
-            that is not a date-model checkpoint.
+            or characters outside the source vocabulary; from `translate`, for a
+            beam_size < 1; from `load`, for a file that is not a date-model
+            checkpoint.
+        TypeError: from `translate`, if beam_size is not an int.
         FileNotFoundError: from `load`, if there is no file at the path.
     """
 
@@ -784,8 +813,11 @@ class Translator:
         """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else a beam).
 
         Raises:
-            ValueError: for an empty input or characters outside the vocabulary.
+            TypeError: if beam_size is not an int.
+            ValueError: for a beam_size < 1, an empty input or characters outside
+                the vocabulary.
         """
+        beam_size = _check_beam_size(beam_size)
         source, mask = self.encode(text)
         tokens, _, _ = beam_search(self.model, source, mask, beam_size,
                                    self.target_vocab.sos, self.target_vocab.eos)

@@ -107,12 +107,26 @@ def encode_texts(texts, vocab, device=None):
     to the longest text (T >= 1, even when every text is empty).
 
     Args:
-        texts: a sequence of B strings.
+        texts: a sequence of B >= 1 strings (a batch: one text is [text]).
         vocab: {token: id}, from build_vocab.
         device: where the tensors go (default: the CPU).
     Returns:
         (ids, mask): (B, T) long and (B, T) bool, True = a real token (may attend).
+    Raises:
+        TypeError: if texts is one string rather than a sequence of them, or holds
+            something other than strings.
+        ValueError: if texts is empty.
     """
+    if isinstance(texts, str):
+        raise TypeError(f"texts must be a sequence of strings, got one string "
+                        f"{texts[:30]!r}: pass [text] for a batch of one")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts must hold at least one string, got an empty batch")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be strings, got {type(text).__name__} "
+                            f"at index {i}: {text!r}")
     # an empty text becomes one <pad>, so that T >= 1
     sequences = [torch.tensor([vocab.get(token, 1) for token in tokenize(text)] or [0])
                  for text in texts]
@@ -145,7 +159,8 @@ class _BiLSTMClassifierLayers(nn.Module):
                           else nn.Embedding(vocab_size, input_size, padding_idx=0))
         self.rnn = nn.LSTM(input_size, hidden_size, batch_first=True,
                            bidirectional=True)
-        self.pool = (AttentionPooling(2 * hidden_size, attention_size or hidden_size)
+        d_a = hidden_size if attention_size is None else attention_size
+        self.pool = (AttentionPooling(2 * hidden_size, d_a)
                      if pooling == "attention" else None)
         self.out = nn.Linear(2 * hidden_size, num_classes)
 
@@ -185,14 +200,19 @@ class BiLSTMClassifier(_BiLSTMClassifierLayers):
     Args:
         input_size: width of the token vectors: the embedding's, or that of the
             vectors fed in when vocab_size is None.
-        hidden_size: H, the LSTM's hidden size per direction (the states have 2H).
+        hidden_size: the LSTM's hidden size per direction (the exception to
+            book/notation.md's H, which counts both directions): the states have
+            D = 2 * hidden_size features.
         num_classes: number of classes (logits per sentence).
         vocab_size: |V| for an embedding layer (<pad> = id 0), or None to feed vectors.
         pooling: "attention" or "mean" (POOLINGS).
-        attention_size: d_a, the width of the pooling's tanh layer (default H).
+        attention_size: d_a, the width of the pooling's tanh layer (default
+            hidden_size).
     Raises:
-        ValueError: from the constructor if pooling is not in POOLINGS; from `forward`
-            as it says.
+        TypeError: from the constructor if attention_size is not an int (from
+            AttentionPooling).
+        ValueError: from the constructor if pooling is not in POOLINGS or
+            attention_size < 1; from `forward` as it says.
     Source: attention pooling of a bidirectional RNN's states, as the word level of
         Yang et al. (2016), "Hierarchical attention networks for document
         classification", section 2.2 (with an LSTM for their GRU).
@@ -218,15 +238,15 @@ class BiLSTMClassifier(_BiLSTMClassifierLayers):
         packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
                                       enforce_sorted=False)
         states, _ = self.rnn(packed)
-        # (B, T, 2H)
+        # (B, T, D), D = 2 * hidden_size
         states, _ = pad_packed_sequence(states, batch_first=True,
                                         total_length=x.shape[1])
         if self.pool is not None:
-            pooled, weights = self.pool(states, mask)  # (B, 2H), (B, T)
+            pooled, weights = self.pool(states, mask)  # (B, D), (B, T)
         else:
             # (B, T): 1 / length on the real tokens
             weights = mask / lengths.clamp(min=1)[:, None]
-            pooled = (weights.unsqueeze(1) @ states).squeeze(1)  # (B, 2H)
+            pooled = (weights.unsqueeze(1) @ states).squeeze(1)  # (B, D)
         return self.out(pooled), weights
 
 # %% ../../notebooks/ch4_6_self_attention.ipynb #5de4f174
