@@ -63,8 +63,26 @@ def _check_sizes(**sizes):
             raise ValueError(f"{name} must be a positive integer, got {size!r}")
 
 
-def _check_inputs(query, keys, mask, query_size, key_size):
-    """Name the expected and the received shapes before torch fails deep in a matmul."""
+def _attention_size(attention_size, hidden_size):
+    """d_a, given as `attention_size` or by its old name `hidden_size`: (name, d_a)."""
+    if attention_size is None:
+        if hidden_size is None:
+            return "attention_size", None  # refused by _check_sizes
+        return "hidden_size", hidden_size
+    if hidden_size is not None and hidden_size != attention_size:
+        raise TypeError(
+            f"attention_size={attention_size!r} and hidden_size={hidden_size!r} both "
+            "give d_a, the width of the score's tanh layer (hidden_size is its old "
+            "name): give only one of them"
+        )
+    return "attention_size", attention_size
+
+# %% ../notebooks/ch4_2_bahdanau_attention.ipynb #9c4e1d2a
+def _check_inputs(query, keys, mask, query_size, key_size, dtype=None):
+    """Name the expected and the received shapes before torch fails deep in a matmul.
+
+    `dtype` is that of the module's parameters (None for a module without any).
+    """
     if query.dim() not in (2, 3) or query.shape[-1] != query_size:
         raise ValueError(
             f"query must have shape (B, {query_size}) or (B, T_q, {query_size}), "
@@ -89,6 +107,42 @@ def _check_inputs(query, keys, mask, query_size, key_size):
             f"mask must be boolean (True = may be attended), got {mask.dtype} of shape "
             f"{tuple(mask.shape)}"
         )
+    _check_dtypes(query, keys, dtype)
+
+
+def _check_dtypes(query, keys, dtype):
+    """query and keys: float, of one dtype, that of the parameters (unless autocast)."""
+    for name, tensor in (("query", query), ("keys", keys)):
+        if not tensor.is_floating_point():
+            raise ValueError(f"{name} must be a float tensor, got dtype {tensor.dtype}")
+    if keys.dtype == query.dtype and dtype in (None, query.dtype):
+        return
+    if torch.is_autocast_enabled(query.device.type):
+        return  # autocast picks each operation's dtype itself
+    if keys.dtype != query.dtype:
+        raise ValueError(
+            f"query and keys must have the same dtype, got query {query.dtype} and "
+            f"keys {keys.dtype}"
+        )
+    if dtype is not None and query.dtype != dtype:
+        raise ValueError(
+            f"query and keys have dtype {query.dtype} but the attention's parameters "
+            f"are {dtype}: convert the inputs (.to({dtype})) or the module "
+            f"(.to({query.dtype}))"
+        )
+
+
+def _check_projected_keys(projected_keys, keys, width):
+    """projected_keys must be what project_keys(keys) gives: (B, T, width)."""
+    wrong_width = width is not None and (
+        projected_keys.dim() != 3 or projected_keys.shape[-1] != width)
+    if projected_keys.shape[:2] != keys.shape[:2] or wrong_width:
+        expected = "(B, T, ...)" if width is None else f"(B, T, {width})"
+        raise ValueError(
+            f"projected_keys must be project_keys(keys), of shape {expected} with "
+            f"(B, T) = {tuple(keys.shape[:2])} from keys {tuple(keys.shape)}; got "
+            f"{tuple(projected_keys.shape)}"
+        )
 
 # %% ../notebooks/ch4_2_bahdanau_attention.ipynb #66508b7a
 from torch import nn
@@ -112,6 +166,16 @@ class AttentionBase(nn.Module):
         """keys (B, T_k, d_k) -> what `score` reads, (B, T_k, ...): here the keys."""
         return keys
 
+    def projected_key_size(self):
+        """The last width of `project_keys(keys)`, checked in a given `projected_keys`.
+
+        d_k here, as `project_keys` returns the keys; None (not checked) for a
+        subclass that overrides `project_keys` but not this method.
+        """
+        if type(self).project_keys is AttentionBase.project_keys:
+            return self.key_size
+        return None
+
     def score(self, query, projected_keys):
         """query (B, T_q, d_q), projected keys (B, T_k, ...) -> scores (B, T_q, T_k)."""
         raise NotImplementedError
@@ -133,18 +197,17 @@ class AttentionBase(nn.Module):
             position.
         Raises:
             ValueError: if query, keys, mask or projected_keys has a wrong shape, query
-                and keys differ in batch size, or mask is not boolean (the message names
-                what it got and what is expected).
+                and keys differ in batch size, mask is not boolean, or query and keys
+                are not float tensors of the dtype of the module's parameters (the
+                message names what it got and what is expected).
         """
-        _check_inputs(query, keys, mask, self.query_size, self.key_size)
+        parameter = next(self.parameters(), None)  # None: a score without parameters
+        _check_inputs(query, keys, mask, self.query_size, self.key_size,
+                      None if parameter is None else parameter.dtype)
         if projected_keys is None:
             projected_keys = self.project_keys(keys)  # (B, T, ...)
-        elif projected_keys.shape[:2] != keys.shape[:2]:
-            raise ValueError(
-                f"projected_keys must have shape (B, T, ...) = {tuple(keys.shape[:2])} "
-                f"+ (...) like keys {tuple(keys.shape)}, "
-                f"got {tuple(projected_keys.shape)}"
-            )
+        else:
+            _check_projected_keys(projected_keys, keys, self.projected_key_size())
         single_step = query.dim() == 2
         queries = query.unsqueeze(1) if single_step else query  # (B, T_q, query_size)
         scores = self.score(queries, projected_keys)  # (B, T_q, T)
@@ -190,28 +253,41 @@ class BahdanauAttention(AttentionBase):
     Args:
         query_size: d_q, the width of a query (the decoder state s_{t-1}).
         key_size: d_k, the width of a key and value (the encoder state h_i).
-        hidden_size: d_a, the width of the score's tanh layer, not the hidden size H of
-            a recurrent network (new code calls this width `attention_size`).
+        attention_size: d_a, the width of the score's tanh layer (not the hidden size H
+            of a recurrent network).
+        hidden_size: the old name of attention_size, still accepted by keyword; give
+            one of the two.
     Raises:
-        ValueError: if a size is not a positive integer; from `forward`, as
-            `AttentionBase.forward`.
+        ValueError: if a size is not a positive integer (d_a missing included); from
+            `forward`, as `AttentionBase.forward`.
+        TypeError: if attention_size and hidden_size are both given and differ.
     Source: Bahdanau, Cho & Bengio (2015), "Neural machine translation by jointly
         learning to align and translate", section 3.1 and appendix A.1.2 (their W_a,
         U_a and v_a are W_q, W_k and v).
     """
 
-    def __init__(self, query_size, key_size, hidden_size):
+    def __init__(self, query_size, key_size, attention_size=None, *, hidden_size=None):
         super().__init__()
-        _check_sizes(query_size=query_size, key_size=key_size, hidden_size=hidden_size)
+        name, attention_size = _attention_size(attention_size, hidden_size)
+        _check_sizes(query_size=query_size, key_size=key_size, **{name: attention_size})
         self.query_size, self.key_size = query_size, key_size
-        self.hidden_size = hidden_size  # d_a
-        self.W_q = nn.Linear(query_size, hidden_size, bias=False)
-        self.W_k = nn.Linear(key_size, hidden_size, bias=False)
-        self.v = nn.Linear(hidden_size, 1, bias=False)
+        self.attention_size = attention_size  # d_a
+        self.W_q = nn.Linear(query_size, attention_size, bias=False)
+        self.W_k = nn.Linear(key_size, attention_size, bias=False)
+        self.v = nn.Linear(attention_size, 1, bias=False)
+
+    @property
+    def hidden_size(self):
+        """The old name of `attention_size`, d_a."""
+        return self.attention_size
 
     def project_keys(self, keys):
         """keys (B, T_k, d_k) -> W_k h_i (B, T_k, d_a), once per source sequence."""
         return self.W_k(keys)  # (B, T, d_a)
+
+    def projected_key_size(self):
+        """d_a, the last width of `project_keys(keys)`."""
+        return self.attention_size
 
     def score(self, query, projected_keys):
         """query (B, T_q, d_q), W_k h_i (B, T_k, d_a) -> scores (B, T_q, T_k)."""
@@ -235,6 +311,9 @@ class AttentionDecoder(nn.Module):
         attention: any AttentionBase with query_size = hidden_size and key_size =
             key_size (BahdanauAttention, LuongAttention).
     Raises:
+        TypeError: if `attention` is not an attention module (a module with
+            query_size, key_size and project_keys), e.g. a kind string such as
+            "bahdanau" (tasks.dates.DateSeq2Seq is the model that takes one).
         ValueError: if `attention` takes queries or keys of other sizes.
     Source: Bahdanau, Cho & Bengio (2015), "Neural machine translation by jointly
         learning to align and translate", section 3.1.
@@ -242,6 +321,16 @@ class AttentionDecoder(nn.Module):
 
     def __init__(self, vocab_size, embed_size, hidden_size, key_size, attention):
         super().__init__()
+        needed = ("query_size", "key_size", "project_keys")
+        if not (isinstance(attention, nn.Module)
+                and all(hasattr(attention, name) for name in needed)):
+            raise TypeError(
+                f"attention must be an attention module for queries of size "
+                f"{hidden_size} and keys of size {key_size}, such as BahdanauAttention("
+                f"{hidden_size}, {key_size}, attention_size); got "
+                f"{type(attention).__name__} {attention!r:.60} (a kind string such as "
+                "'bahdanau' is what tasks.dates.DateSeq2Seq takes)"
+            )
         if (attention.query_size, attention.key_size) != (hidden_size, key_size):
             raise ValueError(
                 f"attention must take queries of size hidden_size={hidden_size} and "

@@ -9,6 +9,7 @@ from torch import nn
 from attention_course.bahdanau import (
     AttentionBase,
     BahdanauAttention,
+    _attention_size,
     _check_sizes,
     additive_score,
 )
@@ -28,36 +29,42 @@ class LuongAttention(AttentionBase):
         query_size: d_q, the width of a query (the decoder state s_t).
         key_size: d_k, the width of a key and value (the encoder state h_i).
         score: "dot" (needs d_q = d_k), "general" or "concat".
-        hidden_size: d_a, the width of the concat score's tanh layer (not the hidden
-            size H of a recurrent network); dot and general ignore it.
+        attention_size: d_a, the width of the concat score's tanh layer (not the
+            hidden size H of a recurrent network); dot and general ignore it.
+        hidden_size: the old name of attention_size, still accepted by keyword; give
+            one of the two.
     Raises:
         ValueError: if `score` is unknown, a size is not a positive integer, dot gets
-            d_q != d_k, or concat gets no hidden_size; from `forward`, as
+            d_q != d_k, or concat gets no attention_size; from `forward`, as
             `AttentionBase.forward`.
+        TypeError: if attention_size and hidden_size are both given and differ.
     Source: Luong, Pham & Manning (2015), "Effective approaches to attention-based
         neural machine translation", section 3.1 (the score functions).
     """
 
-    def __init__(self, query_size, key_size, score="general", hidden_size=None):
+    def __init__(self, query_size, key_size, score="general", attention_size=None, *,
+                 hidden_size=None):
         super().__init__()
         if score not in LUONG_SCORES:
             allowed = ", ".join(map(repr, LUONG_SCORES))
             raise ValueError(f"score must be one of {allowed}; got {score!r}")
         _check_sizes(query_size=query_size, key_size=key_size)
+        name, attention_size = _attention_size(attention_size, hidden_size)
         if score == "dot" and query_size != key_size:
             raise ValueError(
                 f"score='dot' needs query_size == key_size, got {query_size} and "
                 f"{key_size}; use score='general' or 'concat' for different sizes"
             )
-        if score == "concat" and hidden_size is None:
-            raise ValueError("score='concat' needs hidden_size (the width of the tanh "
-                             "layer), got None")
+        if score == "concat" and attention_size is None:
+            raise ValueError("score='concat' needs attention_size (d_a, the width of "
+                             "the tanh layer; old name hidden_size), got None")
         self.query_size, self.key_size, self.score_name = query_size, key_size, score
+        self.attention_size = attention_size if score == "concat" else None  # d_a
         if score == "general":
             self.W = nn.Linear(key_size, query_size, bias=False)
         elif score == "concat":
             # W_a [q; k] = W_q q + W_k k: chapter 4.2's layers, under the same names
-            additive = BahdanauAttention(query_size, key_size, hidden_size)
+            additive = BahdanauAttention(query_size, key_size, **{name: attention_size})
             self.W_q, self.W_k, self.v = additive.W_q, additive.W_k, additive.v
 
     def project_keys(self, keys):
@@ -67,6 +74,12 @@ class LuongAttention(AttentionBase):
         if self.score_name == "concat":
             return self.W_k(keys)  # (B, T, d_a)
         return keys  # dot: nothing to do
+
+    def projected_key_size(self):
+        """The last width of `project_keys(keys)`: d_k, d_q or d_a as above."""
+        widths = {"dot": self.key_size, "general": self.query_size,
+                  "concat": self.attention_size}
+        return widths[self.score_name]
 
     def score(self, query, projected_keys):
         """query (B, T_q, d_q), projected keys (B, T_k, ...) -> scores (B, T_q, T_k)."""

@@ -524,3 +524,141 @@ def test_attention_entropy_keeps_leading_dims_dtype_and_reads_array_likes():
     from_list = attention_entropy([[0.5, 0.5], [0.9, 0.1]])
     assert from_list.dtype == torch.float32
     assert torch.allclose(from_list, torch.tensor([math.log(2), -0.9 * math.log(0.9) - 0.1 * math.log(0.1)]))
+
+
+# ------------------------------------------- issue 14 review: widths, names, types, dtypes
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_projected_keys_of_a_wrong_width_are_refused_with_a_value_error(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    good = attention.project_keys(keys)
+    assert good.shape[-1] == attention.projected_key_size()
+    wrong = torch.randn(B, T, good.shape[-1] + 1)
+    with pytest.raises(ValueError, match="projected_keys") as info:
+        attention(query, keys, projected_keys=wrong)
+    message = str(info.value)
+    assert str(tuple(wrong.shape)) in message
+    assert f"(B, T, {good.shape[-1]})" in message
+
+
+def test_projected_keys_width_of_a_layout_that_projects_nothing_is_d_k():
+    from attention_course.perf.layouts import ProjectEveryStepAttention
+
+    attention = ProjectEveryStepAttention(QUERY, KEY, HIDDEN)  # d_a != d_k
+    query, keys = inputs(attention)
+    assert attention.projected_key_size() == KEY
+    reused = attention(query, keys, projected_keys=attention.project_keys(keys))
+    assert all(torch.equal(a, b) for a, b in zip(reused, attention(query, keys), strict=True))
+
+
+def test_a_subclass_with_its_own_project_keys_is_not_refused_for_an_unknown_width():
+    class Squared(LuongAttention):
+        def project_keys(self, keys):
+            return super().project_keys(keys) ** 2
+
+    class Own(AttentionBase):
+        query_size = key_size = KEY
+
+        def project_keys(self, keys):
+            return torch.cat([keys, keys], dim=-1)  # (B, T, 2 d_k)
+
+        def score(self, query, projected_keys):
+            return query @ projected_keys[..., :KEY].transpose(1, 2)
+
+    own = Own()
+    query, keys = inputs(own)
+    assert own.projected_key_size() is None
+    own(query, keys, projected_keys=own.project_keys(keys))
+    squared = Squared(KEY, KEY, "dot")
+    squared(query, keys, projected_keys=squared.project_keys(keys))
+
+
+def test_bahdanau_takes_d_a_as_attention_size_or_by_its_old_name():
+    torch.manual_seed(1)
+    positional = BahdanauAttention(QUERY, KEY, HIDDEN)
+    for kwargs in ({"attention_size": HIDDEN}, {"hidden_size": HIDDEN},
+                   {"attention_size": HIDDEN, "hidden_size": HIDDEN}):
+        attention = BahdanauAttention(QUERY, KEY, **kwargs)
+        assert attention.attention_size == attention.hidden_size == HIDDEN
+        assert attention.W_q.out_features == attention.W_k.out_features == HIDDEN
+        attention.load_state_dict(positional.state_dict())  # the same parameters
+    assert BahdanauAttention(query_size=QUERY, key_size=KEY, attention_size=HIDDEN).v.in_features == HIDDEN
+
+
+def test_bahdanau_refuses_two_different_widths_for_d_a():
+    with pytest.raises(TypeError, match="attention_size=4 and hidden_size=5") as info:
+        BahdanauAttention(QUERY, KEY, attention_size=4, hidden_size=5)
+    assert "old name" in str(info.value)
+    with pytest.raises(TypeError, match="attention_size=4 and hidden_size=5"):
+        BahdanauAttention(QUERY, KEY, 4, hidden_size=5)  # the positional width is attention_size
+
+
+def test_bahdanau_without_d_a_names_attention_size():
+    with pytest.raises(ValueError, match="attention_size must be a positive integer, got None"):
+        BahdanauAttention(QUERY, KEY)
+    with pytest.raises(ValueError, match="attention_size must be a positive integer, got 0"):
+        BahdanauAttention(QUERY, KEY, attention_size=0)
+
+
+def test_luong_concat_takes_attention_size_or_its_old_name():
+    by_new = LuongAttention(QUERY, KEY, "concat", attention_size=HIDDEN)
+    by_old = LuongAttention(QUERY, KEY, "concat", hidden_size=HIDDEN)
+    positional = LuongAttention(QUERY, KEY, "concat", HIDDEN)
+    for attention in (by_new, by_old, positional):
+        assert attention.attention_size == HIDDEN and attention.W_k.out_features == HIDDEN
+    with pytest.raises(ValueError, match="attention_size must be a positive integer"):
+        LuongAttention(QUERY, KEY, score="concat", attention_size=-2)
+    with pytest.raises(ValueError, match="needs attention_size") as info:
+        LuongAttention(QUERY, KEY, score="concat")
+    assert "hidden_size" in str(info.value)
+    with pytest.raises(TypeError, match="attention_size=6 and hidden_size=8"):
+        LuongAttention(QUERY, KEY, "concat", attention_size=6, hidden_size=8)
+
+
+def test_decoder_refuses_an_attention_that_is_not_a_module_with_a_type_error():
+    with pytest.raises(TypeError, match="attention must be an attention module") as info:
+        AttentionDecoder(VOCAB, EMBED, H_DEC, KEY, attention="bahdanau")
+    message = str(info.value)
+    assert "BahdanauAttention(" in message and "'bahdanau'" in message and "str" in message
+    assert "DateSeq2Seq" in message
+    with pytest.raises(TypeError, match="attention must be an attention module"):
+        AttentionDecoder(VOCAB, EMBED, H_DEC, KEY, torch.nn.Linear(H_DEC, KEY))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_keys_of_another_dtype_are_refused_naming_both_dtypes(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    with pytest.raises(ValueError, match="query and keys must have the same dtype") as info:
+        attention(query, keys.double())
+    assert "torch.float32" in str(info.value) and "torch.float64" in str(info.value)
+    with pytest.raises(ValueError, match="keys must be a float tensor, got dtype torch.int64"):
+        attention(query, keys.long())
+
+
+@pytest.mark.parametrize("kind", ["bahdanau", "general", "concat"])
+def test_inputs_of_another_dtype_than_the_parameters_are_refused(kind):
+    attention = make(kind)
+    query, keys = inputs(attention)
+    with pytest.raises(ValueError, match="parameters") as info:
+        attention(query.double(), keys.double())
+    assert "torch.float64" in str(info.value) and "torch.float32" in str(info.value)
+    context, _ = attention.double()(query.double(), keys.double())  # converted: fine
+    assert context.dtype == torch.float64
+
+
+def test_dot_has_no_parameters_and_takes_any_float_dtype():
+    attention = make("dot")
+    query, keys = inputs(attention)
+    context, weights = attention(query.double(), keys.double())
+    assert context.dtype == weights.dtype == torch.float64
+
+
+def test_autocast_may_mix_dtypes():
+    attention = make("bahdanau")
+    query, keys = inputs(attention)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        context, weights = attention(query, keys.bfloat16())
+    assert context.shape == (B, KEY) and torch.isfinite(weights.float()).all()

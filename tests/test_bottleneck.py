@@ -1,5 +1,6 @@
 """Chapter 4.1's exported code: the reversal task, dot-product attention, the encoder-decoder."""
 
+import pytest
 import torch
 
 from attention_course import (
@@ -64,3 +65,15 @@ def test_attention_model_learns_short_reversals():
     losses = train_reversal(model, steps=250, min_length=3, max_length=6, progress=False)
     assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
     assert reversal_accuracy(model, 5).mean() > 0.9
+
+
+def test_an_odd_hidden_size_is_refused_before_the_gru_halves_it():
+    from attention_course.tasks.reversal import Encoder
+
+    for build in (lambda: Encoder(hidden_size=7), lambda: Seq2Seq(True, hidden_size=7),
+                  lambda: Seq2Seq(False, embed_size=8, hidden_size=7)):
+        with pytest.raises(ValueError, match="hidden_size") as info:
+            build()
+        assert "even" in str(info.value) and "got 7" in str(info.value)
+    states, summary = Encoder(hidden_size=6)(torch.zeros(2, 3, dtype=torch.long))
+    assert states.shape == (2, 3, 6) and summary.shape == (1, 2, 6)

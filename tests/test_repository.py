@@ -271,7 +271,8 @@ def test_a_failing_export_leaves_the_package_as_it_was(repo_copy):
 
 def test_export_is_stable_and_reads_directives_as_nbdev_does(repo_copy):
     path = repo_copy / "notebooks" / "ch4_3_luong_attention.ipynb"
-    path.write_text(path.read_text().replace('"#| export numpy_attention\\n"', '"#|export numpy_attention\\n"'))
+    text = path.read_text()
+    path.write_text(text.replace('"#| export numpy_attention\\n"', '"#|export numpy_attention\\n"'))
     before = generated_texts(repo_copy)
     for _ in range(2):
         assert run_export(repo_copy).returncode == 0

@@ -29,7 +29,7 @@ class RepeatConcatAttention(nn.Module):
         super().__init__()
         self.query_size, self.key_size = additive.query_size, additive.key_size
         W_q, W_k = additive.W_q.weight, additive.W_k.weight
-        self.W = nn.Linear(self.query_size + self.key_size, additive.hidden_size,
+        self.W = nn.Linear(self.query_size + self.key_size, additive.attention_size,
                            bias=False, device=W_q.device, dtype=W_q.dtype)
         with torch.no_grad():  # W [s; h] = W_q s + W_k h: the weights of `additive`
             self.W.weight.copy_(torch.cat([W_q, W_k], dim=1))
@@ -53,16 +53,21 @@ class ProjectEveryStepAttention(BahdanauAttention):
 
     A layout the course avoids, kept so that chapter 4.3 and `make bench` can time it:
     `project_keys` does nothing, so every decoder step projects the keys again. Built
-    and called like BahdanauAttention (hidden_size is d_a, the score layer's width).
+    and called like BahdanauAttention (attention_size is d_a, the score layer's width).
 
     Raises:
         ValueError: as BahdanauAttention, for a size that is not a positive integer or
             inputs of a wrong shape.
+        TypeError: as BahdanauAttention, if attention_size and hidden_size differ.
     """
 
     def project_keys(self, keys):
         """The keys unchanged: nothing is done once per source ..."""
         return keys
+
+    def projected_key_size(self):
+        """d_k: `project_keys` returns the keys themselves."""
+        return self.key_size
 
     def score(self, query, keys):
         """... so W_k h_i is computed on every call: query (B, T_q, d_q), keys (B, T_k,

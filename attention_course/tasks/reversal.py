@@ -46,7 +46,9 @@ class Encoder(nn.Module):
         vocab_size: |V|, the number of input tokens.
         embed_size: the width of a token's embedding.
         hidden_size: H, the width of each state h_i, both directions together (each
-            direction's GRU has hidden_size // 2 units).
+            direction's GRU has H/2 units), so H must be even.
+    Raises:
+        ValueError: if hidden_size is odd.
     Source: the encoder-decoder of Cho et al. (2014), "Learning phrase representations
         using RNN encoder-decoder for statistical machine translation", and Sutskever,
         Vinyals & Le (2014), "Sequence to sequence learning with neural networks"; the
@@ -55,6 +57,9 @@ class Encoder(nn.Module):
 
     def __init__(self, vocab_size=VOCAB_SIZE, embed_size=32, hidden_size=64):
         super().__init__()
+        if hidden_size % 2:
+            raise ValueError("hidden_size is both GRU directions together, H/2 each: "
+                             f"it must be even, got {hidden_size}")
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRU(embed_size, hidden_size // 2, batch_first=True,
                           bidirectional=True)
@@ -149,7 +154,9 @@ class Seq2Seq(nn.Module):
         use_attention: whether the decoder attends over the encoder states.
         embed_size: the width of a token's embedding (encoder and decoder).
         hidden_size: H, the width of the encoder states h_i and of the decoder state
-            s_t.
+            s_t; even, as the encoder's two directions share it.
+    Raises:
+        ValueError: if hidden_size is odd (from `Encoder`).
     Source: the encoder-decoder of Cho et al. (2014) and Sutskever, Vinyals & Le
         (2014); see `Encoder` and `Decoder`.
     """
