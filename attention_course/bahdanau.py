@@ -6,6 +6,13 @@ __all__ = ['masked_softmax', 'AttentionBase', 'additive_score', 'BahdanauAttenti
 # %% ../notebooks/ch4_2_bahdanau_attention.ipynb #c5f99229
 import torch
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _compute_dtype(dtype):
+    """The dtype attention computes in: float32 for float16/bfloat16, else `dtype`."""
+    return torch.float32 if dtype in _HALF else dtype
+
 
 def masked_softmax(scores, mask=None, dim=-1):
     """Softmax over `dim` that gives weight 0 wherever `mask` is False.
@@ -13,6 +20,12 @@ def masked_softmax(scores, mask=None, dim=-1):
     Masked scores become `torch.finfo(dtype).min` before the softmax (finite in every
     dtype, unlike -inf or -1e9 in float16), and masked weights are set to 0 after it: a
     row with no True position gets all-zero weights, never NaN, and finite gradients.
+
+    Half precision: float16 and bfloat16 scores are converted to float32, the softmax
+    runs there and the weights are rounded back to the scores' dtype, so they are
+    finite wherever the float32 softmax is, masked weights are exactly 0, and a row
+    sums to 1 within that rounding (about 2**-11 for float16, 2**-8 for bfloat16).
+    float32 and float64 scores are computed in their own dtype, unchanged.
 
     Args:
         scores: float tensor of attention scores e_{t,i}, e.g. (B, T_q, T_k).
@@ -22,15 +35,17 @@ def masked_softmax(scores, mask=None, dim=-1):
         dim: the dimension the weights are normalised over (default: the last, T_k).
     Returns:
         Weights alpha_{t,i} of the shape and dtype of `scores`: each row sums to 1 over
-        `dim`, or is all 0 if it has no True position.
+        `dim` (within the rounding of a half-precision dtype), or is all 0 if it has no
+        True position.
     Raises:
         ValueError: if `mask` is not boolean or does not broadcast to `scores` (the
             message names both shapes).
     Source: the softmax over the scores of Bahdanau, Cho & Bengio (2015), "Neural
         machine translation by jointly learning to align and translate", section 3.1.
     """
+    work = _compute_dtype(scores.dtype)  # float32 for float16/bfloat16 scores
     if mask is None:
-        return torch.softmax(scores, dim=dim)
+        return torch.softmax(scores.to(work), dim=dim).to(scores.dtype)
     if mask.dtype != torch.bool:
         raise ValueError(
             f"mask must be boolean (True = may be attended), got dtype {mask.dtype}; "
@@ -42,10 +57,10 @@ def masked_softmax(scores, mask=None, dim=-1):
             f"{tuple(scores.shape)}"
         )
     # the most negative finite number of the dtype: no overflow, no -inf
-    lowest = torch.finfo(scores.dtype).min
-    weights = torch.softmax(torch.where(mask, scores, lowest), dim=dim)
+    lowest = torch.finfo(work).min
+    weights = torch.softmax(torch.where(mask, scores.to(work), lowest), dim=dim)
     # a fully masked row was uniform: now all zeros
-    return torch.where(mask, weights, 0.0)
+    return torch.where(mask, weights, 0.0).to(scores.dtype)
 
 
 def _broadcasts_to(shape, target):
@@ -194,7 +209,10 @@ class AttentionBase(nn.Module):
             (context, weights): (B, d_k) and (B, T_k) for a (B, d_q) query;
             (B, T_q, d_k) and (B, T_q, T_k) for (B, T_q, d_q). Each row of weights sums
             to 1 over T_k, or is all 0 (and its context 0) where the mask has no True
-            position.
+            position. Half precision (float16, bfloat16): the scores, softmax and
+            weighted sum run in float32 (see `masked_softmax`; `BahdanauAttention`
+            computes its score there too), and context and weights are rounded back
+            to the dtype of `keys`.
         Raises:
             ValueError: if query, keys, mask or projected_keys has a wrong shape, query
                 and keys differ in batch size, mask is not boolean, or query and keys
@@ -213,13 +231,27 @@ class AttentionBase(nn.Module):
         scores = self.score(queries, projected_keys)  # (B, T_q, T)
         row_mask = None if mask is None else mask.unsqueeze(1)  # (B, 1, T)
         weights = masked_softmax(scores, row_mask)  # (B, T_q, T)
-        context = weights @ keys  # (B, T_q, key_size): c = sum_i alpha_i h_i
+        # (B, T_q, key_size): c = sum_i alpha_i h_i, in the dtype of the weights
+        context = weights @ keys.to(weights.dtype)
+        # both back in the dtype of the keys (float32 weights of half-precision keys)
+        context, weights = context.to(keys.dtype), weights.to(keys.dtype)
         if single_step:
             return context.squeeze(1), weights.squeeze(1)  # (B, key_size), (B, T)
         return context, weights
 
 
 # %% ../notebooks/ch4_2_bahdanau_attention.ipynb #b35140ef
+import torch.nn.functional as F
+
+
+def _linear(layer, x):
+    """`layer(x)` for an nn.Linear, in float32 if x or the layer is float16/bfloat16."""
+    if x.dtype not in _HALF and layer.weight.dtype not in _HALF:
+        return layer(x)  # float32, float64 (or autocast): the layer as it is
+    bias = None if layer.bias is None else layer.bias.float()
+    return F.linear(x.float(), layer.weight.float(), bias)
+
+
 def additive_score(query, projected_keys, W_q, v):
     """Additive scores v^T tanh(W_q s + W_k h_i) of every query s against every key h_i.
 
@@ -230,17 +262,21 @@ def additive_score(query, projected_keys, W_q, v):
         query: (B, T_q, d_q) float tensor, the queries s (decoder states).
         projected_keys: (B, T_k, d_a) float tensor, W_k h_i for every key (computed once
             per source sequence).
-        W_q: the query projection, (..., d_q) -> (..., d_a): nn.Linear(d_q, d_a).
-        v: the scoring vector as a layer, (..., d_a) -> (..., 1): nn.Linear(d_a, 1).
+        W_q: the query projection, (..., d_q) -> (..., d_a): an nn.Linear(d_q, d_a).
+        v: the scoring vector as a layer, (..., d_a) -> (..., 1): an nn.Linear(d_a, 1).
     Returns:
-        (B, T_q, T_k) float tensor of scores e_{t,i}.
+        (B, T_q, T_k) float tensor of scores e_{t,i}; float32 for float16 or bfloat16
+        inputs or layers, which are computed in float32 (no overflow of W_q s, W_k h_i
+        or their sum: finite wherever the float32 score is).
     Source: Bahdanau, Cho & Bengio (2015), "Neural machine translation by jointly
         learning to align and translate", appendix A.1.2; the same function is the
         *concat* score of Luong, Pham & Manning (2015), section 3.1.
     """
-    q = W_q(query).unsqueeze(2)  # (B, T_q, 1, d_a)
-    k = projected_keys.unsqueeze(1)  # (B, 1, T_k, d_a): broadcasting, no copies
-    return v(torch.tanh(q + k)).squeeze(-1)  # (B, T_q, T_k)
+    # float32 for half precision (see _linear), else the dtype of the query
+    q = _linear(W_q, query).unsqueeze(2)  # (B, T_q, 1, d_a)
+    # (B, 1, T_k, d_a): broadcasting, no copies
+    k = projected_keys.to(q.dtype).unsqueeze(1)
+    return _linear(v, torch.tanh(q + k)).squeeze(-1)  # (B, T_q, T_k)
 
 
 class BahdanauAttention(AttentionBase):
@@ -248,7 +284,10 @@ class BahdanauAttention(AttentionBase):
 
     Called as `attention(query, keys, mask=None, projected_keys=None)` -> (context,
     weights), see `AttentionBase.forward`; `project_keys(keys)` is W_k h_i,
-    (B, T_k, d_a).
+    (B, T_k, d_a). A module in float16 or bfloat16 computes its projections, scores,
+    softmax and weighted sum in float32 (its weights converted on the fly) and rounds
+    context and weights to its dtype: finite wherever the float32 module is, and equal
+    to the float32 module with the same (rounded) weights, rounded once.
 
     Args:
         query_size: d_q, the width of a query (the decoder state s_{t-1}).
@@ -282,8 +321,11 @@ class BahdanauAttention(AttentionBase):
         return self.attention_size
 
     def project_keys(self, keys):
-        """keys (B, T_k, d_k) -> W_k h_i (B, T_k, d_a), once per source sequence."""
-        return self.W_k(keys)  # (B, T, d_a)
+        """keys (B, T_k, d_k) -> W_k h_i (B, T_k, d_a), once per source sequence.
+
+        float32 for float16 or bfloat16 keys (see `additive_score`).
+        """
+        return _linear(self.W_k, keys)  # (B, T, d_a)
 
     def projected_key_size(self):
         """d_a, the last width of `project_keys(keys)`."""

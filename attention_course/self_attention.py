@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import masked_softmax
+from .bahdanau import _compute_dtype, _linear
 
 
 def _as_count(name, value):
@@ -63,6 +64,13 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
         used) are the dropped-out ones, zero where dropped and the rest multiplied by
         1 / (1 - dropout_p), so a row sums to 1 only on average. A query that may
         attend no key gets zero weights and a zero output, never NaN.
+    Half precision: for float16 or bfloat16 inputs, Q K^T / sqrt(d_k), the softmax and
+    the weighted sum run in float32 and output and weights are rounded back to the
+    dtypes of value and query: no raw score overflows float16's 65504, so both are
+    finite wherever the float32 computation is, and equal to it rounded once. Against
+    F.scaled_dot_product_attention with the boolean `attn_mask` the tests allow
+    |ours - theirs| <= atol + rtol |theirs| with atol = 1e-5 and rtol = 1e-5 (float32),
+    2**-10 (float16), 2**-7 (bfloat16): two roundings to the dtype.
     Raises:
         ValueError: if the shapes of query, key and value do not fit together, if
             `mask` is not bool or does not broadcast to (..., T_q, T_k), or if
@@ -74,7 +82,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
     d_k = query.shape[-1]
-    scores = query @ key.transpose(-2, -1) / math.sqrt(d_k)  # (..., T_q, T_k)
+    work = _compute_dtype(query.dtype)  # float32 for float16/bfloat16: no overflow
+    # (..., T_q, T_k)
+    scores = query.to(work) @ key.to(work).transpose(-2, -1) / math.sqrt(d_k)
     if is_causal:
         T_q, T_k = scores.shape[-2:]
         causal = torch.ones(T_q, T_k, dtype=torch.bool, device=scores.device).tril()
@@ -87,7 +97,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False,
     weights = masked_softmax(scores, mask)  # (..., T_q, T_k); ValueError for a bad mask
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
-    return weights @ value, weights  # (..., T_q, d_v), (..., T_q, T_k)
+    output = weights @ value.to(work)  # (..., T_q, d_v)
+    # rounded back for half-precision inputs; float32 and float64 unchanged
+    return output.to(value.dtype), weights.to(query.dtype)  # (..., T_q, T_k)
 
 # %% ../notebooks/ch4_6_self_attention.ipynb #78f48e90
 def split_heads(x, num_heads):
@@ -207,6 +219,13 @@ class MultiHeadAttention(_MultiHeadLayers):
         dropout: probability of zeroing an attention weight, in training mode only,
             in [0, 1).
         bias: whether the four projections have biases.
+    Half precision: a module in float16 or bfloat16 computes in float32 (its weights
+    converted on the fly: projections, scores, softmax, weighted sum, W_O) and rounds
+    output and weights to the dtype of `query`: equal to the float32 module with the
+    same (rounded) weights, rounded once, so finite wherever that module's output fits
+    the dtype. Against nn.MultiheadAttention in the same dtype (`from_torch`), which
+    rounds after every projection, the tests allow atol = rtol = 1e-5 (float32), 5e-3
+    (float16) and 3e-2 (bfloat16), for entries in [-4, 4].
     Raises:
         TypeError: from the constructor if embed_dim or num_heads is not an int.
         ValueError: from the constructor if embed_dim or num_heads is < 1, embed_dim is
@@ -235,15 +254,17 @@ class MultiHeadAttention(_MultiHeadLayers):
                 (B, T_k) or (B, T_q, T_k).
         """
         _check_mha_inputs(query, key, value, self.embed_dim)
-        q = split_heads(self.q_proj(query), self.num_heads)  # (B, h, T_q, d_k)
-        k = split_heads(self.k_proj(key), self.num_heads)  # (B, h, T_k, d_k)
-        v = split_heads(self.v_proj(value), self.num_heads)  # (B, h, T_k, d_k)
+        # _linear: the layer itself, or in float32 for half precision
+        q = split_heads(_linear(self.q_proj, query), self.num_heads)  # (B, h, T_q, d_k)
+        k = split_heads(_linear(self.k_proj, key), self.num_heads)  # (B, h, T_k, d_k)
+        v = split_heads(_linear(self.v_proj, value), self.num_heads)  # (B, h, T_k, d_k)
         mask = _head_mask(mask, query.shape[0], query.shape[1], key.shape[1])
         dropout_p = self.dropout if self.training else 0.0
         # context (B, h, T_q, d_k), weights (B, h, T_q, T_k)
         context, weights = scaled_dot_product_attention(
             q, k, v, mask, is_causal, dropout_p=dropout_p)
-        return self.out_proj(merge_heads(context)), weights  # (B, T_q, E), weights
+        output = _linear(self.out_proj, merge_heads(context))  # (B, T_q, E)
+        return output.to(query.dtype), weights.to(query.dtype)
 
     @classmethod
     def from_torch(cls, mha):
@@ -282,7 +303,10 @@ class AttentionPooling(nn.Module):
 
     e_t = w^T tanh(W x_t + b), weights = masked softmax of e over t, pooled =
     sum_t weights_t x_t: additive attention with one learned query w. The bias b has one
-    number per feature, not per position, so one module pools any length T.
+    number per feature, not per position, so one module pools any length T. A module
+    in float16 or bfloat16 computes in float32 (its weights converted on the fly) and
+    rounds pooled vector and weights to the dtype of x: finite wherever the float32
+    module is.
 
     Args:
         input_size: D, the width of each state, a positive int (BiLSTMClassifier's
@@ -343,7 +367,9 @@ class AttentionPooling(nn.Module):
             raise ValueError(
                 f"mask must be bool of shape (B, T) = {tuple(x.shape[:2])}, "
                 f"got {mask.dtype} of shape {tuple(mask.shape)}")
-        scores = self.score(torch.tanh(self.project(x))).squeeze(-1)  # (B, T)
+        # _linear: the layer itself, or in float32 for half precision
+        hidden = torch.tanh(_linear(self.project, x))  # (B, T, d_a)
+        scores = _linear(self.score, hidden).squeeze(-1)  # (B, T)
         weights = masked_softmax(scores, mask)  # (B, T); padded positions get exactly 0
-        pooled = (weights.unsqueeze(1) @ x).squeeze(1)  # (B, D)
-        return pooled, weights
+        pooled = (weights.unsqueeze(1) @ x.to(weights.dtype)).squeeze(1)  # (B, D)
+        return pooled.to(x.dtype), weights.to(x.dtype)

@@ -662,3 +662,24 @@ def test_autocast_may_mix_dtypes():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         context, weights = attention(query, keys.bfloat16())
     assert context.shape == (B, KEY) and torch.isfinite(weights.float()).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_additive_attention_in_half_precision_is_finite_where_float32_is(dtype):
+    # W_q s = 8 * 10000 and W_k h = -8 * 10000 overflow float16 (65504): inf + (-inf)
+    # gave NaN scores before issue 15; computed in float32 they cancel to tanh(0) = 0
+    attention = BahdanauAttention(8, 8, attention_size=2)
+    with torch.no_grad():
+        for layer in (attention.W_q, attention.W_k, attention.v):
+            layer.weight.fill_(1.0)
+    attention = attention.to(dtype)
+    query = torch.full((1, 8), 1e4, dtype=dtype)
+    keys = torch.full((1, 3, 8), -1e4, dtype=dtype)
+    mask = torch.tensor([[True, True, False]])
+    context, weights = attention(query, keys, mask)
+    assert weights.dtype == context.dtype == dtype
+    assert weights.tolist() == [[0.5, 0.5, 0.0]] and (context == -1e4).all()
+    # the float32 module on the same numbers, rounded once (tolerance 0)
+    context32, weights32 = attention.float()(query.float(), keys.float(), mask)
+    assert torch.equal(context, context32.to(dtype))
+    assert torch.equal(weights, weights32.to(dtype))

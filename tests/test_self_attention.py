@@ -620,3 +620,29 @@ def test_encode_texts_keeps_a_column_for_empty_texts():
     ids, mask = encode_texts(["", "good film ."], vocab)
     assert ids.tolist() == [[0, 0, 0], [2, 3, 1]]
     assert mask.tolist() == [[False] * 3, [True] * 3]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_multi_head_attention_in_half_precision_does_not_overflow(dtype):
+    # identity projections: q.k = 32 * 60 * 60 = 115200 > 65504 before / sqrt(32)
+    # overflowed float16 (NaN weights) before issue 15; bfloat16 kept it but coarsely
+    mha = MultiHeadAttention(32, 1, bias=False)
+    with torch.no_grad():
+        for layer in (mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj):
+            layer.weight.copy_(torch.eye(32))
+    mha = mha.to(dtype)
+    x = torch.full((1, 3, 32), 60.0, dtype=dtype)
+    mask = torch.tensor([[True, True, False]])
+    out, weights = mha(x, x, x, mask)
+    assert out.dtype == weights.dtype == dtype
+    assert (weights[0, 0] == torch.tensor([0.5, 0.5, 0.0], dtype=dtype)).all()
+    assert (out == 60.0).all()
+    # and nn.MultiheadAttention with the same weights: within 5e-3 (float16), 3e-2
+    # (bfloat16), the tolerances of tests/test_properties.py
+    torch_mha = nn.MultiheadAttention(32, 1, bias=False, batch_first=True, dtype=dtype)
+    with torch.no_grad():
+        torch_mha.in_proj_weight.copy_(torch.eye(32).repeat(3, 1))
+        torch_mha.out_proj.weight.copy_(torch.eye(32))
+        reference, _ = torch_mha(x, x, x, key_padding_mask=~mask)
+    tolerance = 5e-3 if dtype == torch.float16 else 3e-2
+    assert torch.allclose(out.float(), reference.float(), atol=tolerance, rtol=tolerance)
