@@ -11,6 +11,8 @@ from attention_course.bahdanau import (
     BahdanauAttention,
     _attention_size,
     _check_sizes,
+    _compute_dtype,
+    _linear,
     additive_score,
 )
 
@@ -23,7 +25,12 @@ class LuongAttention(AttentionBase):
     dot: s^T h_i; general: s^T W_a h_i; concat: v_a^T tanh(W_a [s; h_i]), the additive
     score of `BahdanauAttention` (its layers W_q, W_k, v and `additive_score`). Called
     as `attention(query, keys, mask=None, projected_keys=None)` -> (context, weights),
-    see `AttentionBase.forward`.
+    see `AttentionBase.forward`. Half precision: for float16 or bfloat16 inputs (or
+    a module in that dtype) the projections, scores, softmax and weighted sum run in
+    float32, since s^T h_i easily exceeds 65504, the largest float16; context and
+    weights are rounded back to the dtype of the keys. So they are finite wherever the
+    float32 module's are, and equal to its output (with the same, rounded, weights)
+    rounded once. float32 and float64 are computed in their own dtype.
 
     Args:
         query_size: d_q, the width of a query (the decoder state s_t).
@@ -70,9 +77,10 @@ class LuongAttention(AttentionBase):
     def project_keys(self, keys):
         """keys (B, T_k, d_k) -> (B, T_k, d_q) for general, (B, T_k, d_a) for concat."""
         if self.score_name == "general":
-            return self.W(keys)  # (B, T, query_size): W_a h_i, once per source sequence
+            # (B, T, query_size): W_a h_i, once per source sequence (float32 for half)
+            return _linear(self.W, keys)
         if self.score_name == "concat":
-            return self.W_k(keys)  # (B, T, d_a)
+            return _linear(self.W_k, keys)  # (B, T, d_a)
         return keys  # dot: nothing to do
 
     def projected_key_size(self):
@@ -82,9 +90,14 @@ class LuongAttention(AttentionBase):
         return widths[self.score_name]
 
     def score(self, query, projected_keys):
-        """query (B, T_q, d_q), projected keys (B, T_k, ...) -> scores (B, T_q, T_k)."""
+        """query (B, T_q, d_q), projected keys (B, T_k, ...) -> scores (B, T_q, T_k).
+
+        float32 scores for float16 or bfloat16 inputs, else the inputs' dtype.
+        """
         if self.score_name == "concat":
             return additive_score(query, projected_keys, self.W_q, self.v)
+        # float16 and bfloat16 in float32, so that a large s^T h_i cannot overflow
+        work = _compute_dtype(query.dtype)
         # (B, T_q, T): s^T (W_a h_i), all i at once
-        return query @ projected_keys.transpose(1, 2)
+        return query.to(work) @ projected_keys.to(work).transpose(1, 2)
 

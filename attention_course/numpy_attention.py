@@ -14,11 +14,18 @@ def softmax(x, axis=-1):
     nothing overflows.
 
     Args:
-        x: float array of any shape, e.g. (N, T) scores.
+        x: array of real numbers (float or int) of any shape, e.g. (N, T) scores.
         axis: the axis to normalise over (default: the last).
     Returns:
-        Array of x's shape; it sums to 1 along `axis`.
+        Float array of x's shape; it sums to 1 along `axis`.
+    Raises:
+        ValueError: if x is not an array of real numbers, `axis` is not one of its
+            axes, or that axis is empty.
     """
+    x = _real_array("x", x)
+    if not -x.ndim <= axis < x.ndim or x.shape[axis] == 0:
+        raise ValueError(f"softmax needs a non-empty axis {axis} of x, got x of shape "
+                         f"{x.shape}")
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -28,7 +35,13 @@ class AttentionWeight:
 
     forward(hs (N, T, H), h (N, H)) -> a (N, T): a = softmax over t of hs_t . h, for
     each of the N examples (Saito's N, h and hs: the course's B, s and h_i).
-    backward(da (N, T)) -> (dhs (N, T, H), dh (N, H)) for the last forward call.
+    backward(da (N, T)) -> (dhs (N, T, H), dh (N, H)) for the last forward call; it
+    may be called again (it reads the inputs kept by forward and changes nothing).
+    Raises:
+        ValueError: from forward, if hs is not (N, T, H) or h not (N, H) with the same
+            N and H (e.g. swapped, or without the batch dimension N), or they are not
+            arrays of real numbers; from backward, if da is not (N, T).
+        RuntimeError: from backward, if forward has not been called.
     Source: Saito (2018), Deep Learning from Scratch 2, chapter 8 (the AttentionWeight
         layer; params/grads lists as in the book's other layers).
     """
@@ -39,6 +52,7 @@ class AttentionWeight:
 
     def forward(self, hs, h):
         """hs (N, T, H), h (N, H) -> weights a (N, T); keeps the inputs for backward."""
+        hs, h = _check_inputs(hs, "h", h)
         # (N, T): h broadcast over the T states
         a = softmax(np.einsum("nth,nh->nt", hs, h), axis=1)
         self.cache = (hs, h, a)
@@ -46,7 +60,8 @@ class AttentionWeight:
 
     def backward(self, da):
         """da = dL/da (N, T) -> (dL/dhs (N, T, H), dL/dh (N, H))."""
-        hs, h, a = self.cache
+        hs, h, a = _cached(self)
+        da = _check_gradient("da", da, a.shape)
         # (N, T): through the softmax
         de = a * (da - (da * a).sum(axis=1, keepdims=True))
         dhs = de[:, :, None] * h[:, None, :]  # (N, T, H)
@@ -58,7 +73,13 @@ class WeightSum:
     """Context vector in NumPy, with a hand-written backward pass.
 
     forward(hs (N, T, H), a (N, T)) -> c (N, H), c_n = sum_t a_{n,t} hs_{n,t}.
-    backward(dc (N, H)) -> (dhs (N, T, H), da (N, T)) for the last forward call.
+    backward(dc (N, H)) -> (dhs (N, T, H), da (N, T)) for the last forward call; it
+    may be called again (it reads the inputs kept by forward and changes nothing).
+    Raises:
+        ValueError: from forward, if hs is not (N, T, H) or a not (N, T) with the same
+            N and T, or they are not arrays of real numbers; from backward, if dc is
+            not (N, H).
+        RuntimeError: from backward, if forward has not been called.
     Source: Saito (2018), Deep Learning from Scratch 2, chapter 8 (the WeightSum layer).
     """
 
@@ -68,12 +89,14 @@ class WeightSum:
 
     def forward(self, hs, a):
         """hs (N, T, H), a (N, T) -> c (N, H); the inputs are kept for backward."""
+        hs, a = _check_inputs(hs, "a", a)
         self.cache = (hs, a)
         return np.einsum("nt,nth->nh", a, hs)  # (N, H)
 
     def backward(self, dc):
         """dc = dL/dc (N, H) -> (dL/dhs (N, T, H), dL/da (N, T))."""
-        hs, a = self.cache
+        hs, a = _cached(self)
+        dc = _check_gradient("dc", dc, (hs.shape[0], hs.shape[2]))
         dhs = a[:, :, None] * dc[:, None, :]  # (N, T, H)
         da = np.einsum("nth,nh->nt", hs, dc)  # (N, T)
         return dhs, da
@@ -85,6 +108,11 @@ class Attention:
     forward(hs (N, T, H), h (N, H)) -> c (N, H), and keeps the weights (N, T) in
     `attention_weight`. backward(dc (N, H)) -> (dhs (N, T, H), dh (N, H)): hs feeds
     both layers, as keys and as values, so its gradient is the sum of two branches.
+    backward may be called again after one forward, and changes nothing.
+    Raises:
+        ValueError: from forward, as AttentionWeight.forward (hs not (N, T, H) or h
+            not (N, H)); from backward, if dc is not (N, H).
+        RuntimeError: from backward, if forward has not been called.
     Source: Saito (2018), Deep Learning from Scratch 2, chapter 8 (the Attention layer).
     """
 
@@ -102,11 +130,58 @@ class Attention:
 
     def backward(self, dc):
         """dc = dL/dc (N, H) -> (dL/dhs (N, T, H), dL/dh (N, H))."""
+        _cached(self.weight_sum_layer, "Attention")
         # branch 1: hs as the values averaged
         dhs_values, da = self.weight_sum_layer.backward(dc)
         # branch 2: hs as the keys scored
         dhs_keys, dh = self.attention_weight_layer.backward(da)
         return dhs_values + dhs_keys, dh
+
+# %% ../notebooks/ch4_3_luong_attention.ipynb #c4e9b1f3
+def _real_array(name, x):
+    """x as a NumPy array of real numbers (float or int), or a ValueError naming it."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"{name} must be an array of real numbers (float or int), "
+                         f"got dtype {x.dtype}")
+    return x
+
+
+def _check_inputs(hs, name, other):
+    """hs (N, T, H) with h (N, H) or a (N, T) -> both as arrays, or a ValueError."""
+    hs, other = _real_array("hs", hs), _real_array(name, other)
+    symbol = "(N, H)" if name == "h" else "(N, T)"
+    if hs.ndim == 3:
+        N, T, H = hs.shape
+        expected = (N, H) if name == "h" else (N, T)
+        if other.shape == expected:
+            return hs, other
+        symbol += f" = {expected} for hs of shape {hs.shape}"
+    hint = ""
+    if hs.ndim == 2 and other.ndim == 3:
+        hint = f" (hs and {name} swapped? hs comes first)"
+    elif hs.ndim == 2:
+        hint = f" (one example? add the batch axis: hs[None], {name}[None])"
+    raise ValueError(f"hs must have shape (N, T, H) and {name} {symbol}; got hs "
+                     f"{hs.shape} and {name} {other.shape}{hint}")
+
+
+def _cached(layer, name=None):
+    """What the last forward kept, or a RuntimeError if forward was never called."""
+    if layer.cache is None:
+        name = name or type(layer).__name__
+        raise RuntimeError(f"{name}.backward was called before {name}.forward: "
+                           "backward needs the inputs that forward keeps")
+    return layer.cache
+
+
+def _check_gradient(name, dout, shape):
+    """The gradient from above as an array of the shape of the last output."""
+    dout = _real_array(name, dout)
+    if dout.shape != shape:
+        raise ValueError(f"{name} must have the shape {shape} of the last forward's "
+                         f"output, got {dout.shape}")
+    return dout
 
 # %% ../notebooks/ch4_3_luong_attention.ipynb #1505120d
 def numerical_gradient(loss, x, eps=1e-5):
@@ -122,7 +197,18 @@ def numerical_gradient(loss, x, eps=1e-5):
         eps: the step.
     Returns:
         Array of x's shape and dtype: the estimated dL/dx.
+    Raises:
+        TypeError: if x is not a NumPy array (a list or tensor cannot be changed in
+            place for loss() to see).
+        ValueError: if x is not a float array (an int array would round x + eps back
+            to x, and give a zero gradient), or loss() does not return a scalar.
     """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a NumPy array that loss() reads, got "
+                        f"{type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"x must be a float array (float64 for a gradient check), "
+                         f"got dtype {x.dtype}")
     grad = np.zeros_like(x)
     for j in np.ndindex(x.shape):
         saved = x[j]
@@ -131,6 +217,8 @@ def numerical_gradient(loss, x, eps=1e-5):
         x[j] = saved - eps
         minus = loss()
         x[j] = saved
+        if np.ndim(plus) or np.ndim(minus):
+            raise ValueError(f"loss() must return a scalar, got shape {np.shape(plus)}")
         grad[j] = (plus - minus) / (2 * eps)
     return grad
 
@@ -142,9 +230,14 @@ def max_relative_error(a, b):
     large and small gradients.
 
     Args:
-        a, b: arrays of one shape (or that broadcast), e.g. an analytic and a numerical
-            gradient.
+        a, b: arrays of one shape, e.g. an analytic and a numerical gradient.
     Returns:
         A float between 0 (equal) and 1 (e.g. one of a pair is 0, the other not).
+    Raises:
+        ValueError: if a and b differ in shape (broadcasting would compare the wrong
+            elements).
     """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have one shape, got {a.shape} and {b.shape}")
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))

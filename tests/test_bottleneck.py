@@ -77,3 +77,41 @@ def test_an_odd_hidden_size_is_refused_before_the_gru_halves_it():
         assert "even" in str(info.value) and "got 7" in str(info.value)
     states, summary = Encoder(hidden_size=6)(torch.zeros(2, 3, dtype=torch.long))
     assert states.shape == (2, 3, 6) and summary.shape == (1, 2, 6)
+
+
+def large_queries_and_keys(dtype):
+    """s_t . h_i = 40 * 40 * 48 = 76800 > 65504, plus small parts that differ per key."""
+    generator = torch.Generator().manual_seed(5)
+    queries = torch.cat([torch.full((2, 3, 48), 40.0), torch.randn(2, 3, 8, generator=generator)], -1)
+    keys = torch.cat([torch.full((2, 5, 48), 40.0), 0.5 * torch.randn(2, 5, 8, generator=generator)], -1)
+    return queries.to(dtype), keys.to(dtype)
+
+
+def test_dot_product_attention_inputs_overflow_float16_scores():
+    queries, keys = large_queries_and_keys(torch.float16)
+    assert torch.isinf(queries @ keys.transpose(1, 2)).all()  # the raw float16 scores
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_dot_product_attention_in_half_precision_is_finite_and_close_to_float32(dtype):
+    """Tolerance: one rounding to `dtype`, eps = 2**-10 (float16), 2**-7 (bfloat16),
+    of the weights (at most 1) and of the context (at most max |h_i|)."""
+    queries, keys = large_queries_and_keys(dtype)
+    context, weights = dot_product_attention(queries, keys)
+    assert context.dtype == weights.dtype == dtype
+    assert torch.isfinite(context).all() and torch.isfinite(weights).all()
+    eps = torch.finfo(dtype).eps
+    assert torch.allclose(weights.float().sum(-1), torch.ones(2, 3), atol=eps)
+    context32, weights32 = dot_product_attention(queries.float(), keys.float())
+    assert weights32.max() < 0.9 and weights32.min() > 1e-3  # neither one-hot nor flat
+    assert torch.allclose(weights.float(), weights32, rtol=0, atol=eps)
+    assert torch.allclose(context.float(), context32, rtol=0, atol=eps * 40)
+
+
+def test_dot_product_attention_float32_and_float64_are_the_plain_formula_bit_for_bit():
+    for dtype in (torch.float32, torch.float64):
+        queries, keys = torch.randn(2, 3, 5, dtype=dtype), torch.randn(2, 4, 5, dtype=dtype)
+        context, weights = dot_product_attention(queries, keys)
+        expected = (queries @ keys.transpose(1, 2)).softmax(dim=-1)
+        assert weights.dtype == dtype and torch.equal(weights, expected)
+        assert torch.equal(context, expected @ keys)

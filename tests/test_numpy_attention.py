@@ -3,6 +3,7 @@ with hand-written backward passes checked by finite differences and against torc
 
 import ast
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -188,3 +189,121 @@ def test_backward_does_not_change_its_inputs(data, rng):
     layer.forward(hs, h)
     layer.backward(rng.standard_normal((N, H)))
     assert np.array_equal(hs, hs_copy) and np.array_equal(h, h_copy)
+
+
+# Bad input (issue 15, kind 7): plausible learner mistakes get a clear error, raised by the
+# course before NumPy fails inside np.einsum, naming the arrays and the shapes expected.
+def _inputs():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((N, T, H)), rng.standard_normal((N, H)), rng.random((N, T))
+
+
+hs_, h_, a_ = _inputs()
+BAD_FORWARD = {  # name: (layer, args, a fragment the message must contain)
+    "AttentionWeight swapped": (AttentionWeight, (h_, hs_), "swapped"),
+    "AttentionWeight no batch axis": (AttentionWeight, (hs_[0], h_[0]), "batch axis"),
+    "AttentionWeight h of the wrong width": (AttentionWeight, (hs_, h_[:, :-1]), f"({N}, {H})"),
+    "AttentionWeight h of another batch": (AttentionWeight, (hs_, h_[:-1]), f"({N}, {H})"),
+    "AttentionWeight h with a time axis": (AttentionWeight, (hs_, h_[:, None, :]), f"({N}, {H})"),
+    "AttentionWeight hs as (N, H, T)": (AttentionWeight, (hs_.transpose(0, 2, 1), h_), "(N, T, H)"),
+    "AttentionWeight bool h": (AttentionWeight, (hs_, h_ > 0), "h must be an array of real numbers"),
+    "AttentionWeight str hs": (AttentionWeight, (np.full((N, T, H), "x"), h_), "hs must be an array of real"),
+    "WeightSum swapped": (WeightSum, (a_, hs_), "swapped"),
+    "WeightSum no batch axis": (WeightSum, (hs_[0], a_[0]), "batch axis"),
+    "WeightSum a as (N, T, 1)": (WeightSum, (hs_, a_[:, :, None]), f"({N}, {T})"),
+    "WeightSum a of shape (N, H)": (WeightSum, (hs_, a_[:, :1].repeat(H, 1)), f"({N}, {T})"),
+    "Attention swapped": (Attention, (h_, hs_), "swapped"),
+    "Attention no batch axis": (Attention, (hs_[0], h_[0]), "batch axis"),
+    "Attention h of the wrong width": (Attention, (hs_, h_[:, :-1]), f"({N}, {H})"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FORWARD)
+def test_forward_rejects_wrong_shapes_and_dtypes_by_name(name):
+    Layer, args, fragment = BAD_FORWARD[name]
+    with pytest.raises(ValueError) as error:
+        Layer().forward(*args)
+    message = str(error.value)
+    assert fragment in message and message.startswith(("hs must", "h must")), message
+    assert "einsum" not in message and "operand" not in message
+
+
+@pytest.mark.parametrize("Layer, upstream", [(AttentionWeight, (N, T)), (WeightSum, (N, H)),
+                                             (Attention, (N, H))])
+def test_backward_before_forward_is_a_runtime_error_that_says_so(Layer, upstream):
+    with pytest.raises(RuntimeError, match=rf"{Layer.__name__}\.backward was called before "
+                                           rf"{Layer.__name__}\.forward"):
+        Layer().backward(np.ones(upstream))
+
+
+BAD_UPSTREAM = {  # name: (layer, inputs, upstream gradient of a wrong shape, its name)
+    "AttentionWeight da of the context's shape": (AttentionWeight, (hs_, h_), np.ones((N, H)), "da"),
+    "AttentionWeight da with a trailing axis": (AttentionWeight, (hs_, h_), np.ones((N, T, 1)), "da"),
+    "WeightSum dc of the weights' shape": (WeightSum, (hs_, a_), np.ones((N, T)), "dc"),
+    "WeightSum dc without the batch axis": (WeightSum, (hs_, a_), np.ones(H), "dc"),
+    "Attention dc of the weights' shape": (Attention, (hs_, h_), np.ones((N, T)), "dc"),
+    "Attention dc a scalar": (Attention, (hs_, h_), 1.0, "dc"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_UPSTREAM)
+def test_backward_rejects_an_upstream_gradient_of_the_wrong_shape(name):
+    Layer, inputs, upstream, argument = BAD_UPSTREAM[name]
+    layer = Layer()
+    output = layer.forward(*inputs)
+    expected = re.escape(f"{argument} must have the shape {output.shape}")
+    with pytest.raises(ValueError, match=expected):
+        layer.backward(upstream)
+
+
+@pytest.mark.parametrize("Layer, names", [(AttentionWeight, ("hs", "h")), (WeightSum, ("hs", "a")),
+                                          (Attention, ("hs", "h"))])
+def test_backward_twice_gives_the_same_gradients_and_changes_nothing(Layer, names):
+    """Documented: backward reads what forward kept, so it may be called again."""
+    values = dict(zip(("hs", "h", "a"), _inputs(), strict=True))
+    layer = Layer()
+    output = layer.forward(*[values[n] for n in names])
+    upstream = np.random.default_rng(2).standard_normal(output.shape)
+    first = layer.backward(upstream)
+    second = layer.backward(upstream)
+    for g1, g2 in zip(first, second, strict=True):
+        assert np.array_equal(g1, g2)
+    assert layer.params == [] and layer.grads == []
+
+
+def test_lists_and_ints_are_accepted_as_arrays(data):
+    hs, h = data
+    reference = Attention().forward(hs, h)
+    assert np.allclose(Attention().forward(hs.tolist(), h.tolist()), reference)
+    ints = np.arange(N * T * H).reshape(N, T, H) % 3, np.ones((N, H), dtype=int)
+    assert np.allclose(Attention().forward(*ints), Attention().forward(*(x.astype(float) for x in ints)))
+
+
+BAD_SOFTMAX = {
+    "empty axis": (np.zeros((2, 0)), -1),
+    "axis out of range": (np.zeros((2, 3)), 2),
+    "strings": (np.array(["a", "b"]), -1),
+}
+
+
+@pytest.mark.parametrize("name", BAD_SOFTMAX)
+def test_softmax_rejects_what_it_cannot_normalise(name):
+    x, axis = BAD_SOFTMAX[name]
+    with pytest.raises(ValueError, match="x"):
+        softmax(x, axis=axis)
+
+
+def test_numerical_gradient_rejects_what_would_give_a_wrong_gradient(rng):
+    with pytest.raises(TypeError, match="x must be a NumPy array"):
+        numerical_gradient(lambda: 0.0, [1.0, 2.0])  # a list cannot be changed in place
+    x_int = np.array([1, 2, 3])  # x + 1e-5 rounds back to x: the gradient would be 0
+    with pytest.raises(ValueError, match="float array.*int"):
+        numerical_gradient(lambda: float(np.sum(x_int**2)), x_int)
+    x = rng.standard_normal(3)
+    with pytest.raises(ValueError, match="loss\\(\\) must return a scalar, got shape \\(3,\\)"):
+        numerical_gradient(lambda: x**2, x)
+
+
+def test_max_relative_error_rejects_shapes_that_would_broadcast():
+    with pytest.raises(ValueError, match=r"\(3, 4, 5\) and \(4, 5\)"):
+        max_relative_error(np.ones((3, 4, 5)), np.ones((4, 5)))

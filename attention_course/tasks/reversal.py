@@ -83,15 +83,22 @@ def dot_product_attention(queries, keys):
         queries: (B, T_q, H) float tensor, the decoder states s_t.
         keys: (B, T_k, H) float tensor, the encoder states h_i (keys and values).
     Returns:
-        (context, weights): (B, T_q, H) and (B, T_q, T_k); each row of weights sums
-        to 1.
+        (context, weights): (B, T_q, H) and (B, T_q, T_k) in the dtype of `queries`;
+        each row of weights sums to 1. For float16 and bfloat16 inputs the scores,
+        softmax and sum are computed in float32 (s_t . h_i can exceed 65504, the
+        largest float16) and the results cast back; float32 and float64 inputs are
+        computed in their own dtype.
     Source: the dot score of Luong, Pham & Manning (2015), "Effective approaches to
         attention-based neural machine translation", section 3.1.
     """
+    dtype = queries.dtype
+    # float16 and bfloat16 in float32, so that a large s_t . h_i cannot overflow
+    work = torch.promote_types(dtype, torch.float32)
+    queries, keys = queries.to(work), keys.to(work)
     scores = queries @ keys.transpose(1, 2)  # (B, T_q, T_k): e[t, i] = s_t . h_i
     weights = scores.softmax(dim=-1)  # (B, T_q, T_k): each row sums to 1
     context = weights @ keys  # (B, T_q, H): c_t = sum_i alpha[t, i] h_i
-    return context, weights
+    return context.to(dtype), weights.to(dtype)
 
 # %% ../../notebooks/ch4_1_why_attention.ipynb #5834b939
 class Decoder(nn.Module):
