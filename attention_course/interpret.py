@@ -28,8 +28,15 @@ def max_weight(weights):
         weights: (..., T_src) attention weights, a tensor or an array.
     Returns:
         (...) float tensor, from 1 / T_src (uniform weights) to 1 (one position).
+    Raises:
+        ValueError: if weights has no source position (T_src = 0) or no dimension.
     """
-    return _as_tensor(weights).max(dim=-1).values
+    weights = _as_tensor(weights)
+    if weights.dim() == 0 or weights.shape[-1] == 0:
+        raise ValueError(f"weights has shape {tuple(weights.shape)}: expected "
+                         "(..., T_src) with T_src >= 1, the largest of no weight is "
+                         "undefined")
+    return weights.max(dim=-1).values
 
 
 def positions_above(weights, threshold=0.1):
@@ -120,7 +127,7 @@ def alignment_scores(weights, alignment=None, *, mask=None):
     Raises:
         TypeError: if neither or both of `alignment` and `mask` are given.
         ValueError: if weights is not 2-D or alignment is not a bool tensor of the
-            same shape (the message names both shapes).
+            same shape (the message names both shapes), or T_src = 0.
     """
     if (alignment is None) == (mask is None):
         raise TypeError("alignment_scores needs the ground-truth alignment once: "
@@ -133,6 +140,9 @@ def alignment_scores(weights, alignment=None, *, mask=None):
             "expected weights (T_tgt, T_src) of one example and a bool alignment of "
             f"the same shape, got weights of shape {tuple(weights.shape)} and "
             f"alignment of shape {tuple(alignment.shape)} ({alignment.dtype})")
+    if weights.shape[1] == 0:
+        raise ValueError(f"weights has shape {tuple(weights.shape)}: no source "
+                         "position to score (expected T_src >= 1)")
     on_field = (weights * alignment).sum(dim=-1)  # (10,)
     top = weights.argmax(dim=-1, keepdim=True)  # (10, 1)
     hit = alignment.gather(1, top).squeeze(1).float()  # (10,)

@@ -56,16 +56,41 @@ def use_course_style() -> None:
     )
 
 
-def _as_matrix(weights) -> np.ndarray:
+def _as_matrix(weights, name: str = "weights") -> np.ndarray:
+    """One attention map as a 2-D float array: non-empty and finite, or a ValueError."""
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().float().cpu().numpy()
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 2:
         raise ValueError(
-            "plot_attention expects one attention map of shape (T_out, T_in), "
+            f"{name}: expected one attention map of shape (T_out, T_in), "
             f"got shape {weights.shape}"
         )
+    if 0 in weights.shape:
+        raise ValueError(f"{name} has shape {weights.shape}: an attention map needs at "
+                         "least one row and one column")
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        t, i = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} has {int(bad.sum())} non-finite weight(s) (NaN or inf; the first, "
+            f"{weights[t, i]}, at row {t}, column {i}): an attention weight is a "
+            "probability from 0 to 1, so a map that holds one is not drawn"
+        )
     return weights
+
+
+def _check_labels(matrix: np.ndarray, source_tokens, output_tokens,
+                  name: str = "weights") -> None:
+    """A ValueError naming both when a label list's length differs from the map's."""
+    for label, tokens, axis in (("source_tokens", source_tokens, 1),
+                                ("output_tokens", output_tokens, 0)):
+        if tokens is not None and len(tokens) != matrix.shape[axis]:
+            kind = "columns" if axis == 1 else "rows"
+            raise ValueError(
+                f"{label} has {len(tokens)} labels but the attention map has "
+                f"{matrix.shape[axis]} {kind} ({name} shape {matrix.shape})"
+            )
 
 
 def plot_attention(
@@ -101,19 +126,14 @@ def plot_attention(
     Returns:
         The matplotlib Axes the map is drawn on.
     Raises:
-        ValueError: if ``weights`` is not one 2-D map (e.g. a batch (B, T_q, T_k)), if
-            a token list's length differs from the map's columns or rows, or if
-            ``vmax`` is not positive.
+        ValueError: if ``weights`` is not one 2-D map (e.g. a batch (B, T_q, T_k)), is
+            empty, or holds a NaN or an infinity (refused, not drawn: the colour
+            scale cannot show it, and it means the computation that made it is
+            wrong); if a token list's length differs from the map's columns or rows
+            (the message names both); or if ``vmax`` is not positive.
     """
     matrix = _as_matrix(weights)
-    for name, tokens, size in (("source_tokens", source_tokens, matrix.shape[1]),
-                               ("output_tokens", output_tokens, matrix.shape[0])):
-        if tokens is not None and len(tokens) != size:
-            kind = "columns" if name == "source_tokens" else "rows"
-            raise ValueError(
-                f"{name} has {len(tokens)} labels but the attention map has {size} "
-                f"{kind} (weights shape {matrix.shape})"
-            )
+    _check_labels(matrix, source_tokens, output_tokens)
     if not vmax > 0:
         raise ValueError(f"vmax must be positive, got {vmax}")
     if ax is None:
@@ -182,13 +202,19 @@ def attention_figure(examples, title: str = "Attention weights"):
         A `plotly.graph_objects.Figure`; `attention_figure_html` turns it into HTML
         for a page.
     Raises:
-        ValueError: if ``examples`` is empty.
+        ValueError: if ``examples`` is empty, or an example's weights are not one
+            non-empty, finite 2-D map with a row per output token and a column per
+            source token (the message names the example, examples[k], and both
+            sizes).
     """
     if not examples:
         raise ValueError("attention_figure needs at least one example "
                          "(source_tokens, output_tokens, weights), got none")
     import plotly.graph_objects as go
 
+    for k, (source, output, weights) in enumerate(examples):
+        matrix = _as_matrix(weights, f"examples[{k}] weights")
+        _check_labels(matrix, source, output, f"examples[{k}] weights")
     fig, buttons = go.Figure(), []
     for k, (source, output, weights) in enumerate(examples):
         hover = [[f"{output[t]!r} reads {source[i]!r} (position {i}): "
@@ -239,7 +265,9 @@ def attention_figure_html(examples, title: str = "Attention weights",
     Returns:
         One HTML string: the PNG, the figure and the script that removes the PNG.
     Raises:
-        ValueError: if ``examples`` is empty.
+        ValueError: if ``examples`` is empty, or an example's weights are not a
+            finite map with a row per output token and a column per source token
+            (from `attention_figure`, naming examples[k]).
     """
     if not examples:
         raise ValueError("attention_figure_html needs at least one example "
@@ -248,6 +276,8 @@ def attention_figure_html(examples, title: str = "Attention weights",
     import io
     import re
 
+    figure = attention_figure(examples, title).to_html(  # checks every example first
+        full_html=False, include_plotlyjs=True, div_id=div_id)
     source, output, weights = examples[0]
     ax = plot_attention(weights, source, output, title=f"{title}: {''.join(source)!r}",
                         xlabel="source character (key)",
@@ -258,8 +288,6 @@ def attention_figure_html(examples, title: str = "Attention weights",
     encoded = base64.b64encode(png.getvalue()).decode("ascii")
     alt = (f"Static picture of the attention map of {''.join(source)!r}, shown where "
            "the interactive figure cannot run")
-    figure = attention_figure(examples, title).to_html(
-        full_html=False, include_plotlyjs=True, div_id=div_id)
     # Plotly's outer div reserves the figure's height even where nothing draws in it (an
     # empty gap under the picture); once drawn, the figure takes its layout height.
     figure = re.sub(r'^<div style="height:\d+px; width:100%;">',
@@ -275,7 +303,8 @@ def attention_explorer(translator, value: str = "Tue 27 Sep 1994"):
 
     Each new value (on Enter) is decoded with ``translator.attention`` and drawn with
     plot_attention under the box; an input the translator refuses (a ValueError, e.g. a
-    character outside its vocabulary) prints its message there instead of raising. It
+    character outside its vocabulary), or a map plot_attention refuses (e.g. no row,
+    when a model in training writes <eos> first), prints its message there instead. It
     needs a live kernel (JupyterLab, Colab): on a static page the widget is empty.
 
     Args:
@@ -297,11 +326,11 @@ def attention_explorer(translator, value: str = "Tue 27 Sep 1994"):
         with out:
             try:
                 source, output, weights = translator.attention(box.value)
-            except ValueError as error:
+                ax = plot_attention(weights, source, output,
+                                    title=f"{box.value!r} -> {''.join(output)}")
+            except ValueError as error:  # a refused input, or a map it cannot draw
                 print(error)
                 return
-            ax = plot_attention(weights, source, output,
-                                title=f"{box.value!r} -> {''.join(output)}")
             display(ax.figure)
             plt.close(ax.figure)
 

@@ -26,7 +26,7 @@ from attention_course import (
     split_dates,
     train_dates,
 )
-from attention_course.tasks.dates import translate_batch
+from attention_course.tasks.dates import load_checkpoint, translate_batch
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +291,248 @@ def test_batches_and_the_translator_move_to_a_device(vocabs, shipped):
     assert source.device == translator.device and mask.dtype == torch.bool
     _, _, weights = translator.attention("27/09/94")
     assert weights.shape == (10, 8)  # a NumPy array on the CPU
+
+
+# Issue 15: bad input gets a clear error naming the argument, never a wrong answer.
+# Each test below tries inputs other than the issue's examples.
+
+VALID = ["Tue 27 Sep 1994", "1 January 2000", "03/04/05"]
+
+
+def vocabs_of(translator):
+    return translator.source_vocab, translator.target_vocab
+
+
+@pytest.mark.parametrize("beam_size", [1, 2])
+def test_an_empty_source_in_a_batch_is_named_by_its_position(shipped, beam_size):
+    with pytest.raises(ValueError, match=r"^sources\[2\]: expected a non-empty date string, got ''"):
+        translate_batch(shipped.model, [*VALID[:2], "", "1950.1.1"], *vocabs_of(shipped), beam_size=beam_size)
+    with pytest.raises(ValueError, match=r"^pairs\[1\]\[0\]: expected a non-empty"):
+        exact_match(shipped.model, [("27/09/94", "1994-09-27"), ("", "1994-09-27")], *vocabs_of(shipped))
+
+
+def test_empty_batches(shipped):
+    vocabs = vocabs_of(shipped)
+    assert translate_batch(shipped.model, [], *vocabs) == []  # nothing to translate: nothing out
+    assert translate_batch(shipped.model, (), *vocabs, beam_size=3) == []
+    for empty in ([], (), iter([])):
+        with pytest.raises(ValueError, match="^pairs is empty"):
+            exact_match(shipped.model, empty, *vocabs)
+    with pytest.raises(ValueError, match="^pairs is empty"):
+        collate_dates([], *vocabs)
+    with pytest.raises(ValueError, match=r"^pairs\[1\] has an empty source ''"):
+        collate_dates([("27/09/94", "1994-09-27"), ("", "1994-09-27")], *vocabs)
+    with pytest.raises(ValueError, match="^sequences is empty"):
+        pad_batch((), 0)
+
+
+def test_an_empty_source_row_is_refused_before_packing(shipped):
+    batch = collate_dates([("27/09/94", "1994-09-27"), ("19940927", "1994-09-27")], *vocabs_of(shipped))
+    mask = batch.source_mask.clone()
+    mask[1] = False  # the second source has no real character
+    with pytest.raises(ValueError, match=r"^source_mask rows \[1\] have no True"):
+        greedy_decode(shipped.model, batch.source, mask)
+    with pytest.raises(ValueError, match=r"^source_mask rows \[0\] have no True"):
+        beam_search(shipped.model, batch.source[1:], mask[1:], beam_size=2)
+    with pytest.raises(ValueError, match=r"^source is an empty batch, shape \(0, 8\)"):
+        greedy_decode(shipped.model, batch.source[:0], batch.source_mask[:0])
+    with pytest.raises(ValueError, match="source_mask rows"):
+        shipped.model(batch.source, mask, batch.decoder_input)
+
+
+@pytest.mark.parametrize(("max_length", "error"), [(0, ValueError), (-4, ValueError), (1.5, TypeError),
+                                                  ("12", TypeError), (False, TypeError), (None, TypeError)])
+def test_every_entry_of_max_length_checks_it(shipped, max_length, error):
+    message = f"^max_length must be an int >= 1.*got {max_length!r}"
+    source, mask = shipped.encode("Tue 27 Sep 1994")
+    calls = [
+        lambda: greedy_decode(shipped.model, source, mask, max_length=max_length),
+        lambda: beam_search(shipped.model, source, mask, beam_size=2, max_length=max_length),
+        lambda: translate_batch(shipped.model, VALID, *vocabs_of(shipped), max_length=max_length),
+        lambda: translate_batch(shipped.model, VALID, *vocabs_of(shipped), beam_size=2,
+                                max_length=max_length),
+        lambda: shipped.translate("Tue 27 Sep 1994", max_length=max_length),
+        lambda: shipped.attention("Tue 27 Sep 1994", max_length=max_length),
+    ]
+    for call in calls:
+        with pytest.raises(error, match=message):
+            call()
+
+
+@pytest.mark.parametrize(("batch_size", "error"), [(0, ValueError), (-1, ValueError), (64.0, TypeError)])
+def test_batch_size_is_checked(shipped, batch_size, error):
+    with pytest.raises(error, match=f"^batch_size must be an int >= 1.*got {batch_size!r}"):
+        translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=batch_size)
+
+
+def test_a_short_max_length_cuts_every_entry_the_same_way(shipped):
+    outputs = translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=2, max_length=4)
+    assert outputs == [shipped.translate(s, max_length=4) for s in VALID] == ["1994", "2000", "2005"]
+    _, output_tokens, weights = shipped.attention("1 January 2000", max_length=7)
+    assert output_tokens == list("2000-01") and weights.shape == (7, 14)
+    assert translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=1) == [
+        shipped.translate(s) for s in VALID]
+
+
+@pytest.mark.parametrize(("text", "unknown"), [("27|09|1994", ["|"]), ("1994–09–27", ["–"]),
+                                               ("Tue 27 Sep 1994 ✓", ["✓"]),
+                                               ("Quick: 4 Qtr 1994", ["Q", "k", ":"])])
+def test_the_batch_api_refuses_what_translate_refuses_with_the_same_message(shipped, text, unknown):
+    with pytest.raises(ValueError, match="outside the vocabulary") as single:
+        shipped.translate(text)
+    assert str(unknown) in str(single.value)
+    with pytest.raises(ValueError) as batch:
+        translate_batch(shipped.model, [VALID[0], text], *vocabs_of(shipped))
+    assert str(batch.value) == f"sources[1]: {single.value}"
+    with pytest.raises(ValueError) as beam:
+        translate_batch(shipped.model, [text], *vocabs_of(shipped), beam_size=2)
+    assert str(beam.value) == f"sources[0]: {single.value}"
+    with pytest.raises(ValueError) as pairs:
+        exact_match(shipped.model, [("27/09/94", "1994-09-27"), (text, "1994-09-27")], *vocabs_of(shipped))
+    assert str(pairs.value) == f"pairs[1][0]: {single.value}"
+
+
+def test_one_string_or_a_wrong_item_instead_of_a_list_is_refused(shipped):
+    vocabs = vocabs_of(shipped)
+    with pytest.raises(TypeError, match=r"^sources must be a list of date strings, got one str 'Tue 27"):
+        translate_batch(shipped.model, "Tue 27 Sep 1994", *vocabs)
+    with pytest.raises(TypeError, match=r"^sources must be a list of date strings, got int"):
+        translate_batch(shipped.model, 19940927, *vocabs)
+    with pytest.raises(TypeError, match=r"^sources\[1\] must be a date string, got int 19940927"):
+        translate_batch(shipped.model, ["27/09/94", 19940927], *vocabs)
+    with pytest.raises(TypeError, match=r"^pairs must be a list of \(source, target\) pairs, got one str"):
+        exact_match(shipped.model, "27/09/94", *vocabs)
+    # one pair, not a list of pairs
+    with pytest.raises(TypeError, match=r"^pairs\[0\] must be a \(source, target\) pair of strings, got str"):
+        exact_match(shipped.model, ("27/09/94", "1994-09-27"), *vocabs)
+    with pytest.raises(TypeError, match=r"^pairs\[1\] must be a \(source, target\) pair"):
+        exact_match(shipped.model, [("27/09/94", "1994-09-27"), ("27/09/94", "1994-09-27", "x")], *vocabs)
+    with pytest.raises(TypeError, match=r"^pairs\[0\]\[0\] must be a date string, got bytes"):
+        exact_match(shipped.model, [(b"27/09/94", "1994-09-27")], *vocabs)
+    for method in (shipped.translate, shipped.attention, shipped.encode):
+        with pytest.raises(TypeError, match="^text must be a date string, got bytes"):
+            method(b"27/09/94")
+
+
+def test_the_checks_keep_the_right_answers(shipped):
+    pairs = [("Tue 27 Sep 1994", "1994-09-27"), ("1 January 2000", "2000-01-01"), ("03/04/05", "2005-04-03")]
+    assert translate_batch(shipped.model, [s for s, _ in pairs], *vocabs_of(shipped)) == [t for _, t in pairs]
+    assert exact_match(shipped.model, pairs, *vocabs_of(shipped)) == 1.0
+    assert exact_match(shipped.model, pairs[:2] + [("03/04/05", "2005-03-04")], *vocabs_of(shipped)) == 2 / 3
+
+
+def test_attention_labels_each_row_with_the_token_written_at_that_step(shipped, monkeypatch):
+    """A model still in training writes special tokens: each keeps its row, under its name."""
+    import attention_course.tasks.dates as dates
+
+    itos = shipped.target_vocab.itos
+    written = [itos.index("1"), 3, 0, 1, itos.index("9"), 2, itos.index("4")]  # <unk> <pad> <sos>, then <eos>
+    weights = torch.softmax(torch.randn(1, len(written), 8, generator=torch.Generator().manual_seed(0)), -1)
+
+    def fake_greedy(model, source, source_mask, sos_id, eos_id, max_length=12):
+        return torch.tensor([written]), weights
+
+    monkeypatch.setattr(dates, "greedy_decode", fake_greedy)
+    source_tokens, output_tokens, rows = shipped.attention("27/09/94")
+    assert output_tokens == ["1", "<unk>", "<pad>", "<sos>", "9"]  # up to the first <eos>, which has no row
+    assert rows.shape == (5, 8) and torch.equal(torch.from_numpy(rows), weights[0, :5])
+    written[5] = itos.index("-")  # no <eos>: every step keeps its row
+    _, output_tokens, rows = shipped.attention("27/09/94")
+    assert output_tokens == ["1", "<unk>", "<pad>", "<sos>", "9", "-", "4"] and rows.shape == (7, 8)
+
+
+def test_an_untrained_translator_gives_one_label_per_row(vocabs):
+    torch.manual_seed(3)
+    translator = Translator(DateSeq2Seq(len(vocabs[0]), len(vocabs[1]), hidden_size=16), *vocabs)
+    for text in ["27/09/94", "wednesday, march 3, 2021"]:
+        source_tokens, output_tokens, weights = translator.attention(text)
+        source, mask = translator.encode(text)
+        tokens, _ = greedy_decode(translator.model, source, mask)
+        ids = tokens[0].tolist()
+        steps = ids.index(2) if 2 in ids else len(ids)
+        assert output_tokens == [vocabs[1].itos[i] for i in ids[:steps]]
+        assert weights.shape == (len(output_tokens), len(source_tokens)) == (steps, len(text))
+
+
+class NotAllowed:
+    """A Python object that torch.load(weights_only=True) refuses to rebuild."""
+
+
+def not_checkpoints(tmp_path, shipped):
+    files = {"empty.pt": b"", "notes.txt": b"27/09/94 -> 1994-09-27\n", "noise.pt": bytes(range(256)) * 4,
+             "half.pt": DEFAULT_CHECKPOINT.read_bytes()[:100_000]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    torch.save(NotAllowed(), tmp_path / "object.pt")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    torch.save(shipped.model.state_dict(), tmp_path / "state_dict.pt")  # the weights alone
+    partial = {"format": "attention_course.dates/1", "config": shipped.model.config}  # no weights
+    torch.save(partial, tmp_path / "partial.pt")
+    return sorted(tmp_path.iterdir())
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_and_refused_safely(tmp_path, shipped):
+    paths = not_checkpoints(tmp_path, shipped)
+    assert len(paths) == 8
+    for path in paths:
+        for load in (load_checkpoint, Translator.load):
+            expected = f"^{path}.* date-model checkpoint.*expected a file written by save_checkpoint"
+            with pytest.raises(ValueError, match=expected) as error:
+                load(path)
+            assert "weights_only=False" not in str(error.value)  # torch's unsafe advice is not passed on
+            # nor shown in the traceback: no exception of torch's chained to the course's
+            assert error.value.__cause__ is None
+            assert error.value.__context__ is None or error.value.__suppress_context__
+
+
+def test_the_translator_builds_its_tensors_on_the_models_device(shipped, monkeypatch):
+    """No GPU here: a fake device ("meta") shows where encode puts its tensors."""
+    monkeypatch.setattr(Translator, "device", property(lambda self: torch.device("meta")))
+    source, mask = shipped.encode("27/09/94")
+    assert source.device.type == "meta" and mask.device.type == "meta"
+
+
+class OnDevice(torch.Tensor):
+    """A tensor that behaves like one on a GPU: .numpy() fails until .cpu() is called."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.numpy:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu()")
+        result = super().__torch_function__(func, types, args, kwargs or {})
+        return result.as_subclass(torch.Tensor) if func is torch.Tensor.cpu else result
+
+
+def test_attention_moves_the_weights_to_the_cpu_before_numpy(shipped, monkeypatch):
+    import attention_course.tasks.dates as dates
+
+    real = dates.greedy_decode
+
+    def on_device(*args, **kwargs):
+        tokens, weights = real(*args, **kwargs)
+        return tokens.as_subclass(OnDevice), weights.as_subclass(OnDevice)
+
+    with pytest.raises(TypeError, match="cpu"):  # the fake is faithful: numpy() alone fails
+        on_device(shipped.model, *shipped.encode("27/09/94"))[1].numpy()
+    monkeypatch.setattr(dates, "greedy_decode", on_device)
+    _, output_tokens, weights = shipped.attention("27/09/94")
+    assert "".join(output_tokens) == "1994-09-27" and weights.shape == (10, 8)
+
+
+def test_translate_batch_decodes_on_the_models_device(shipped, monkeypatch):
+    import attention_course.tasks.dates as dates
+
+    class OnMeta(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.empty(1, device="meta"))
+
+    seen = []
+
+    def fake_greedy(model, source, source_mask, sos_id, eos_id, max_length=12):
+        seen.append((source.device.type, source_mask.device.type))
+        return torch.full((source.shape[0], 1), eos_id), None
+
+    monkeypatch.setattr(dates, "greedy_decode", fake_greedy)
+    assert translate_batch(OnMeta(), VALID, *vocabs_of(shipped)) == ["", "", ""]
+    assert seen == [("meta", "meta")]

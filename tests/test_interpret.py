@@ -167,3 +167,16 @@ def test_step_output_change_is_zero_for_the_learned_weights_and_large_for_copyin
     assert tvd[:, 4].max() < 0.05  # the "-" after the year needs no source character
     tvd, _ = step_output_change(model, batch, "permuted", repeats=5)
     assert tvd[:, 3].mean() > 0.5 and model.decoder.attention is original
+
+
+# Issue 15: an empty attention map gets a clear error naming the argument.
+@pytest.mark.parametrize("weights", [torch.empty(4, 0), torch.empty(2, 3, 0), torch.tensor(0.5), [[], []]])
+def test_max_weight_refuses_weights_with_no_source_position(weights):
+    with pytest.raises(ValueError, match=r"^weights has shape \(.*T_src >= 1"):
+        max_weight(weights)
+
+
+def test_alignment_scores_refuses_a_map_with_no_source_position():
+    with pytest.raises(ValueError, match=r"^weights has shape \(10, 0\): no source position"):
+        alignment_scores(torch.empty(10, 0), torch.empty(10, 0, dtype=torch.bool))
+    assert positions_above(torch.empty(3, 0)).tolist() == [0, 0, 0]  # a count of nothing is 0: no error

@@ -129,3 +129,52 @@ def test_attention_explorer_builds_a_text_box_and_prints_errors(capsys):
 def test_the_figures_are_importable_from_the_root_and_live_in_plotting():
     for name in ("attention_figure", "attention_figure_html", "attention_explorer"):
         assert getattr(attention_course, name).__module__ == "attention_course.plotting", name
+
+
+# Issue 15: a map out of step with its labels, empty or not finite, gets a clear error naming both.
+@pytest.mark.parametrize(("row", "column", "value"), [(0, 0, float("nan")), (2, 1, float("inf")),
+                                                      (1, 3, -float("inf"))])
+def test_plot_attention_refuses_weights_that_are_not_finite(row, column, value):
+    weights = torch.full((3, 4), 0.25)
+    weights[row, column] = value
+    message = (r"^weights has 1 non-finite weight\(s\) "
+               rf"\(NaN or inf; the first, {value}, at row {row}, column {column}\)")
+    with pytest.raises(ValueError, match=message):
+        plot_attention(weights, list("abcd"), list("xyz"))
+    with pytest.raises(ValueError, match=r"^examples\[1\] weights has 1 non-finite"):
+        attention_figure([EXAMPLES[0], (list("abcd"), list("xyz"), weights.numpy())])
+    assert not plt.get_fignums()  # nothing half drawn
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 0), (0, 0)])
+def test_plot_attention_refuses_an_empty_map(shape):
+    message = rf"^weights has shape \({shape[0]}, {shape[1]}\): an attention map needs"
+    with pytest.raises(ValueError, match=message):
+        plot_attention(torch.empty(shape))
+
+
+def test_labels_that_do_not_match_the_rows_are_refused_everywhere():
+    with pytest.raises(ValueError, match=r"^output_tokens has 2 labels but the attention map has 3 rows "
+                                         r"\(weights shape \(3, 4\)\)"):
+        plot_attention(torch.full((3, 4), 0.25), list("abcd"), ["<unk>", "1"])
+    source, output, weights = EXAMPLES[1]
+    longer = output + ["<eos>"]  # one label more than rows
+    with pytest.raises(ValueError, match=r"^output_tokens has 11 labels but the attention map has 10 rows "
+                                         r"\(examples\[1\] weights shape \(10, 8\)\)"):
+        attention_figure([EXAMPLES[0], (source, longer, weights)])
+    with pytest.raises(ValueError, match=r"^source_tokens has 7 labels .* 8 columns \(examples\[0\] weights"):
+        attention_figure_html([(source[:7], output, weights)])
+    message = r"^examples\[0\] weights: expected one attention map .* got shape \(1, 10, 8\)"
+    with pytest.raises(ValueError, match=message):
+        attention_figure([(source, output, weights[None])])
+    assert not plt.get_fignums()
+
+
+def test_the_explorer_prints_a_map_it_cannot_draw(capsys):
+    class EmptyOutput:  # a model in training that writes <eos> first: no row to draw
+        def attention(self, text):
+            return list(text), [], torch.empty(0, len(text)).numpy()
+
+    attention_explorer(EmptyOutput(), value="27/09/94")
+    assert "weights has shape (0, 8)" in capsys.readouterr().out
+    assert not plt.get_fignums()

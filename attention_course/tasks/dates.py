@@ -203,8 +203,9 @@ def pad_batch(sequences, pad_id):
     Raises:
         ValueError: if sequences is empty.
     """
-    if not sequences:
-        raise ValueError("pad_batch needs at least one sequence, got none")
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty: pad_batch needs at least one sequence "
+                         "(a list of ids) to pad, got none")
     tensors = [torch.tensor(s, dtype=torch.long) for s in sequences]
     return pad_sequence(tensors, batch_first=True, padding_value=pad_id)
 
@@ -221,8 +222,16 @@ def collate_dates(pairs, source_vocab, target_vocab):
         decoder_input and target (B, T_tgt), each target shifted by one around
         <sos> and <eos>.
     Raises:
-        ValueError: if pairs is empty (from `pad_batch`).
+        ValueError: if pairs is empty, or a source is empty (the message gives its
+            position in pairs).
     """
+    if len(pairs) == 0:
+        raise ValueError("pairs is empty: a batch needs at least one (source, target) "
+                         "pair")
+    for i, (source_text, _) in enumerate(pairs):
+        if not source_text:
+            raise ValueError(f"pairs[{i}] has an empty source {source_text!r}: every "
+                             "source needs at least one character")
     source_ids = [source_vocab.encode(s) for s, _ in pairs]
     source = pad_batch(source_ids, source_vocab.pad)  # (B, T_src)
     # <sos> y_1 ... y_T <eos> for each target
@@ -274,7 +283,8 @@ class DateEncoder(nn.Module):
         hidden_size: H, the width of each key h_i and of s_0: both GRU directions
             together, H/2 each, so H must be even.
     Raises:
-        ValueError: if hidden_size is odd.
+        ValueError: if hidden_size is odd; from `forward`, for an empty batch or a
+            row of source_mask with no True (an empty source: nothing to encode).
     Source: the bidirectional encoder of Bahdanau, Cho & Bengio (2015), "Neural
         machine translation by jointly learning to align and translate", section
         3.2; their s_0 reads the backward direction's first state only (appendix A).
@@ -293,6 +303,13 @@ class DateEncoder(nn.Module):
     def forward(self, source, source_mask):
         """source, source_mask (B, T_src) -> keys (B, T_src, H), first state (B, H)."""
         lengths = source_mask.sum(dim=1).cpu()  # (B,): packing wants them on the CPU
+        if lengths.numel() == 0:
+            raise ValueError(f"source is an empty batch, shape {tuple(source.shape)}: "
+                             "expected (B, T_src) with B >= 1")
+        if not lengths.all():
+            empty = (lengths == 0).nonzero().flatten().tolist()
+            raise ValueError(f"source_mask rows {empty} have no True: every source "
+                             "needs at least one real character to encode")
         packed = nn.utils.rnn.pack_padded_sequence(
             self.embedding(source), lengths, batch_first=True, enforce_sorted=False)
         # last (2, B, H/2): the final state of each direction
@@ -436,6 +453,23 @@ def sequence_loss(logits, target, pad_id=0):
     return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad_id)
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #d73ee145
+import operator
+
+
+def _check_count(value, name, meaning):
+    """value is an int >= 1; a TypeError or ValueError naming it otherwise."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int >= 1, got {value!r} "
+                        f"({type(value).__name__})") from None
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1 ({meaning}), got {value}")
+    return value
+
+
 @torch.no_grad()
 def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12):
     """Decode a batch greedily: feed back the most likely token at every step.
@@ -447,11 +481,16 @@ def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12)
         sos_id: the first decoder input (<sos>, default 1).
         eos_id: the end token (<eos>, default 2); decoding stops when every row has
             written it.
-        max_length: the most steps (default 12).
+        max_length: the most steps, an int >= 1 (default 12).
     Returns:
         (tokens, weights): (B, L) long and (B, L, T_src), L <= max_length; a row
         that has written <eos> goes on until all have.
+    Raises:
+        TypeError: if max_length is not an int.
+        ValueError: if max_length < 1; from the encoder, for an empty batch or a
+            row of source_mask with no True (an empty source).
     """
+    max_length = _check_count(max_length, "max_length", "the most output steps")
     keys, state = model.encoder(source, source_mask)  # (B, T_src, H), (B, H)
     projected = model.decoder.attention.project_keys(keys)  # once per source sequence
     B = source.shape[0]
@@ -470,22 +509,9 @@ def greedy_decode(model, source, source_mask, sos_id=1, eos_id=2, max_length=12)
     return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #583d03fd
-import operator
-
-
 def _check_beam_size(beam_size):
     """beam_size is k, an int >= 1; TypeError or ValueError naming it otherwise."""
-    try:
-        if isinstance(beam_size, bool):
-            raise TypeError
-        beam_size = operator.index(beam_size)
-    except TypeError:
-        raise TypeError(f"beam_size must be an int >= 1, got {beam_size!r} "
-                        f"({type(beam_size).__name__})") from None
-    if beam_size < 1:
-        raise ValueError(f"beam_size must be an int >= 1 (1: greedy decoding), "
-                         f"got {beam_size}")
-    return beam_size
+    return _check_count(beam_size, "beam_size", "1: greedy decoding")
 
 
 @torch.no_grad()
@@ -506,18 +532,21 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
         beam_size: k >= 1, the number of open prefixes kept (default 3).
         sos_id: the first decoder input (<sos>, default 1).
         eos_id: the end token (<eos>, default 2).
-        max_length: the most steps (default 12).
+        max_length: the most steps, an int >= 1 (default 12).
     Returns:
         (tokens, weights, log_probability): the best sequence (L,) (ending with <eos>
         if it finished), its weights (L, T_src), its log-probability (a float, nats).
     Raises:
-        TypeError: if beam_size is not an int.
-        ValueError: if beam_size < 1, or source holds more than one sequence.
+        TypeError: if beam_size or max_length is not an int.
+        ValueError: if beam_size or max_length < 1, source holds more than one
+            sequence, or source_mask has no True (an empty source, from the
+            encoder).
     Source: the left-to-right beam search of Sutskever, Vinyals & Le (2014),
         "Sequence to sequence learning with neural networks", section 3.2; the
         stopping rule is the course's.
     """
     beam_size = _check_beam_size(beam_size)
+    max_length = _check_count(max_length, "max_length", "the most output steps")
     if source.shape[0] != 1:
         raise ValueError("beam_search decodes one source at a time: (1, T_src), "
                          f"got {tuple(source.shape)}")
@@ -553,24 +582,65 @@ def beam_search(model, source, source_mask, beam_size=3, sos_id=1, eos_id=2,
     return tokens, torch.stack(best[1]), best[2]
 
 # %% ../../notebooks/ch4_5_seq2seq_dates.ipynb #bf56057b
+def _check_text(text, vocab, where=""):
+    """One source string: a non-empty str of known characters; `where` names it."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(text, str):
+        raise TypeError(f"{where or 'text'} must be a date string, got "
+                        f"{type(text).__name__} {text!r}")
+    if not text:
+        raise ValueError(f"{prefix}expected a non-empty date string, got {text!r}")
+    unknown = vocab.unknown(text)
+    if unknown:
+        known = "".join(vocab.itos[4:])
+        raise ValueError(f"{prefix}characters outside the vocabulary: {unknown} in "
+                         f"{text!r}; the model knows only {known!r}")
+
+
+def _as_list(items, name, expected):
+    """items as a list; a TypeError naming it for one str or a non-iterable."""
+    if isinstance(items, str):
+        raise TypeError(f"{name} must be {expected}, got one str {items!r}: "
+                        f"pass [{items!r}] for one")
+    try:
+        return list(items)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected}, got "
+                        f"{type(items).__name__} {items!r}") from None
+
+
 def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
-                    batch_size=512):
+                    batch_size=512, max_length=12):
     """Decode source strings: greedy in batches for beam_size=1, else a beam each.
+
+    Every source is checked first, as `Translator.translate` checks one: a source
+    that is empty or has a character outside the vocabulary is refused, never read
+    as <unk>.
 
     Args:
         model: a DateSeq2Seq; it is put in eval mode, and decodes on its device.
-        sources: a list of source strings (unknown characters read as <unk>).
+        sources: a list of source strings (an empty list gives an empty list).
         source_vocab: the CharVocab of the sources.
         target_vocab: the CharVocab of the targets.
         beam_size: 1 for greedy decoding (default), else the beam's k (an int >= 1).
-        batch_size: sources per greedy batch (default 512).
+        batch_size: sources per greedy batch, an int >= 1 (default 512).
+        max_length: the most output steps, an int >= 1 (default 12).
     Returns:
         A list of output strings, one per source, each up to its <eos>.
     Raises:
-        TypeError: if beam_size is not an int.
-        ValueError: if beam_size < 1.
+        TypeError: if sources is one str (not a list of them) or holds something
+            that is not a str, or if beam_size, batch_size or max_length is not an
+            int.
+        ValueError: if beam_size, batch_size or max_length < 1, or if a source is
+            empty or has characters outside the vocabulary (the message gives its
+            position, sources[i], and those characters).
     """
     beam_size = _check_beam_size(beam_size)
+    batch_size = _check_count(batch_size, "batch_size", "sources per greedy batch")
+    max_length = _check_count(max_length, "max_length", "the most output steps")
+    sources = _as_list(sources, "sources", "a list of date strings")
+    for i, text in enumerate(sources):
+        _check_text(text, source_vocab, f"sources[{i}]")
     model.eval()
     device = next(model.parameters()).device
     outputs = []
@@ -581,13 +651,14 @@ def translate_batch(model, sources, source_vocab, target_vocab, beam_size=1,
         mask = source != source_vocab.pad  # (B, T_src)
         if beam_size == 1:
             tokens, _ = greedy_decode(model, source, mask, target_vocab.sos,
-                                      target_vocab.eos)
+                                      target_vocab.eos, max_length)
             outputs += [target_vocab.decode(row) for row in tokens.tolist()]
             continue
         for i in range(len(chunk)):
             T = int(mask[i].sum())
             tokens, _, _ = beam_search(model, source[i:i + 1, :T], mask[i:i + 1, :T],
-                                       beam_size, target_vocab.sos, target_vocab.eos)
+                                       beam_size, target_vocab.sos, target_vocab.eos,
+                                       max_length)
             outputs.append(target_vocab.decode(tokens.tolist()))
     return outputs
 
@@ -597,16 +668,32 @@ def exact_match(model, pairs, source_vocab, target_vocab, beam_size=1):
 
     Args:
         model: a DateSeq2Seq.
-        pairs: a non-empty list of (source, target) pairs.
+        pairs: a non-empty list of (source, target) pairs of strings; each source is
+            checked as `translate_batch` checks it.
         source_vocab: the CharVocab of the sources.
         target_vocab: the CharVocab of the targets.
         beam_size: 1 for greedy decoding (default), else the beam's k (an int >= 1).
     Returns:
         A float from 0 to 1.
     Raises:
-        TypeError: if beam_size is not an int (from `translate_batch`).
-        ValueError: if beam_size < 1 (from `translate_batch`).
+        TypeError: if pairs is one str or an item of it is not a (source, target)
+            pair of strings (the message gives its position, pairs[i]), or if
+            beam_size is not an int.
+        ValueError: if pairs is empty (no fraction to give), if a source is empty or
+            has characters outside the vocabulary (the message gives pairs[i] and
+            those characters), or if beam_size < 1.
     """
+    beam_size = _check_beam_size(beam_size)
+    pairs = _as_list(pairs, "pairs", "a list of (source, target) pairs")
+    if not pairs:
+        raise ValueError("pairs is empty: the exact match of no pairs is undefined; "
+                         "pass at least one (source, target) pair")
+    for i, pair in enumerate(pairs):
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not isinstance(pair[1], str)):
+            raise TypeError(f"pairs[{i}] must be a (source, target) pair of strings, "
+                            f"got {type(pair).__name__} {pair!r}")
+        _check_text(pair[0], source_vocab, f"pairs[{i}][0]")
     sources = [s for s, _ in pairs]
     outputs = translate_batch(model, sources, source_vocab, target_vocab, beam_size)
     return sum(o == t for o, (_, t) in zip(outputs, pairs, strict=True)) / len(pairs)
@@ -701,6 +788,7 @@ from pathlib import Path
 DEFAULT_CHECKPOINT = Path(str(files("attention_course") / "data"
                               / "date_translator.pt"))
 CHECKPOINT_FORMAT = "attention_course.dates/1"
+_CHECKPOINT_KEYS = ("format", "config", "source_vocab", "target_vocab", "state_dict")
 
 
 def save_checkpoint(model, source_vocab, target_vocab, path):
@@ -729,18 +817,34 @@ def load_checkpoint(path=None):
         (model, source_vocab, target_vocab).
     Raises:
         FileNotFoundError: if there is no file at path.
-        ValueError: if the file is not a date-model checkpoint (its format is not
-            CHECKPOINT_FORMAT).
+        ValueError: if the file is not a date-model checkpoint: torch cannot read it
+            with weights_only=True (not a torch file, truncated, or holding other
+            Python objects), or it is not a dict of the keys `save_checkpoint`
+            writes with the format CHECKPOINT_FORMAT. The message names the path.
     """
     path = Path(DEFAULT_CHECKPOINT if path is None else path)
     if not path.is_file():
         raise FileNotFoundError(f"no date-model checkpoint at {path} "
                                 "(make one with `make checkpoints`)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        found = checkpoint.get("format")
-        raise ValueError(f"{path} is not a date-model checkpoint: format {found!r}, "
-                         f"expected {CHECKPOINT_FORMAT!r}")
+    expected = (f"expected a file written by save_checkpoint (a dict of "
+                f"{', '.join(_CHECKPOINT_KEYS)}; format {CHECKPOINT_FORMAT!r})")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # torch's own advice (weights_only=False) is unsafe
+        raise ValueError(f"{path} is not a date-model checkpoint: torch.load with "
+                         f"weights_only=True cannot read it ({type(error).__name__}); "
+                         f"{expected}") from None
+    found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+    if found != CHECKPOINT_FORMAT:
+        what = (f"format {found!r}" if isinstance(checkpoint, dict)
+                else f"it holds a {type(checkpoint).__name__}")
+        raise ValueError(f"{path} is not a date-model checkpoint: {what}; {expected}")
+    missing = [key for key in _CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f"{path} is not a complete date-model checkpoint: no "
+                         f"{', '.join(missing)}; {expected}")
     model = DateSeq2Seq(**checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     source_vocab = CharVocab(checkpoint["source_vocab"])
@@ -757,10 +861,11 @@ class Translator:
         target_vocab: the CharVocab of the targets.
     Raises:
         ValueError: from `encode`, `translate` and `attention`, for an empty input
-            or characters outside the source vocabulary; from `translate`, for a
-            beam_size < 1; from `load`, for a file that is not a date-model
-            checkpoint.
-        TypeError: from `translate`, if beam_size is not an int.
+            or characters outside the source vocabulary; from `translate` and
+            `attention`, for a beam_size or max_length < 1; from `load`, for a file
+            that is not a date-model checkpoint.
+        TypeError: from `encode`, `translate` and `attention`, if the input is not
+            a str, or beam_size or max_length is not an int.
         FileNotFoundError: from `load`, if there is no file at the path.
     """
 
@@ -796,44 +901,53 @@ class Translator:
         """text -> source ids (1, T_src) and mask (1, T_src), on the model's device.
 
         Raises:
+            TypeError: if text is not a str.
             ValueError: for an empty input or characters outside the vocabulary.
         """
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"expected a non-empty date string, got {text!r}")
-        unknown = self.source_vocab.unknown(text)
-        if unknown:
-            known = "".join(self.source_vocab.itos[4:])
-            raise ValueError(f"characters outside the vocabulary: {unknown} in "
-                             f"{text!r}; the model knows only {known!r}")
+        _check_text(text, self.source_vocab)
         ids = [self.source_vocab.encode(text)]
         source = torch.tensor(ids, device=self.device)  # (1, T_src)
         return source, source != self.source_vocab.pad
 
-    def translate(self, text, beam_size=1):
+    def translate(self, text, beam_size=1, max_length=12):
         """'Tue 27 Sep 1994' -> '1994-09-27' (greedy for beam_size=1, else a beam).
 
         Raises:
-            TypeError: if beam_size is not an int.
-            ValueError: for a beam_size < 1, an empty input or characters outside
-                the vocabulary.
+            TypeError: if text is not a str, or beam_size or max_length not an int.
+            ValueError: for a beam_size or max_length < 1, an empty input or
+                characters outside the vocabulary.
         """
         beam_size = _check_beam_size(beam_size)
+        max_length = _check_count(max_length, "max_length", "the most output steps")
         source, mask = self.encode(text)
         tokens, _, _ = beam_search(self.model, source, mask, beam_size,
-                                   self.target_vocab.sos, self.target_vocab.eos)
+                                   self.target_vocab.sos, self.target_vocab.eos,
+                                   max_length)
         return self.target_vocab.decode(tokens.tolist())
 
-    def attention(self, text):
-        """Decode one input greedily and return its attention map.
+    def attention(self, text, max_length=12):
+        """Decode one input greedily and return its attention map, a row per step.
+
+        Row t holds the weights of output step t and is labelled with the token that
+        step wrote: a character, or a special token by its name ("<unk>", "<pad>",
+        "<sos>") as a model still in training may write one. The step that writes
+        the first <eos> ends the output and has no row; without one, every one of
+        the max_length steps has a row.
 
         Returns:
-            (source characters, output characters, weights): two lists and a NumPy
-            array (len(output), len(source)) on the CPU, one row per output character.
+            (source tokens, output tokens, weights): two lists of strings and a NumPy
+            array (len(output tokens), len(source tokens)) on the CPU.
         Raises:
-            ValueError: for an empty input or characters outside the vocabulary.
+            TypeError: if text is not a str, or max_length not an int.
+            ValueError: for a max_length < 1, an empty input or characters outside
+                the vocabulary.
         """
+        max_length = _check_count(max_length, "max_length", "the most output steps")
         source, mask = self.encode(text)
         tokens, weights = greedy_decode(self.model, source, mask, self.target_vocab.sos,
-                                        self.target_vocab.eos)  # (1, L), (1, L, T_src)
-        output = self.target_vocab.decode(tokens[0].tolist())
-        return list(text), list(output), weights[0, :len(output)].cpu().numpy()
+                                        self.target_vocab.eos, max_length)
+        # tokens (1, L), weights (1, L, T_src)
+        ids, eos = tokens[0].tolist(), self.target_vocab.eos
+        steps = ids.index(eos) if eos in ids else len(ids)  # the rows kept
+        output = [self.target_vocab.itos[i] for i in ids[:steps]]
+        return list(text), output, weights[0, :steps].cpu().numpy()
