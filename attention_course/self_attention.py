@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import masked_softmax
-from .bahdanau import _compute_dtype, _linear
+from .bahdanau import _attention_size, _compute_dtype, _linear
 
 
 def _as_count(name, value):
@@ -328,14 +328,11 @@ class AttentionPooling(nn.Module):
 
     def __init__(self, input_size, attention_size=None, *, hidden_size=None):
         super().__init__()
-        if attention_size is None and hidden_size is None:
+        # d_a by either name, as in chapter 4.2's additive attention
+        _, attention_size = _attention_size(attention_size, hidden_size)
+        if attention_size is None:
             raise TypeError("AttentionPooling needs d_a, the width of its tanh layer: "
                             "pass attention_size (or its earlier name hidden_size)")
-        if None not in (attention_size, hidden_size) and attention_size != hidden_size:
-            raise TypeError(
-                f"attention_size={attention_size!r} and hidden_size={hidden_size!r} "
-                "are two names of d_a (hidden_size the earlier one): pass one of them")
-        attention_size = hidden_size if attention_size is None else attention_size
         input_size = _as_count("input_size", input_size)
         attention_size = _as_count("attention_size", attention_size)
         if input_size < 1 or attention_size < 1:
