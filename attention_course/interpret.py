@@ -57,7 +57,7 @@ def positions_above(weights, threshold=0.1):
 # %% ../notebooks/ch4_4_visualizing_attention.ipynb #f42bb489
 import datetime
 
-from .tasks.dates import FORMATS, render_date
+from .tasks.dates import FORMATS, normalize_source, render_date
 
 #: Which part of the date each character of "YYYY-MM-DD" writes (None for the two "-").
 OUTPUT_FIELDS = ["year"] * 4 + [None] + ["month"] * 2 + [None] + ["day"] * 2
@@ -67,10 +67,12 @@ def source_fields(source, target):
     """Find which source positions carry the year, the month, the day and the weekday.
 
     Writes the target date in each of the date task's FORMATS (chapter 4.5) until one
-    gives the source, and returns the positions `render_date` recorded for it.
+    gives the source, as written or normalised (`normalize_source`, the form of the
+    task's data), and returns the positions `render_date` recorded for it (the same
+    in both forms: the formats have single spaces, and lower-casing keeps lengths).
 
     Args:
-        source: a date written in one of FORMATS, e.g. "27/09/94".
+        source: a date written in one of FORMATS, e.g. "27/09/94" or "27-sep-94".
         target: the same day as "YYYY-MM-DD", e.g. "1994-09-27".
     Returns:
         {"year"/"month"/"day"/"weekday": list of source positions}, for the fields
@@ -82,7 +84,7 @@ def source_fields(source, target):
     day = datetime.date.fromisoformat(target)
     for fmt in FORMATS:
         text, spans = render_date(day, fmt)
-        if text == source:
+        if source in (text, normalize_source(text)):
             return spans
     raise ValueError(f"{source!r} is not {target} written in one of the "
                      f"{len(FORMATS)} formats")

@@ -20,6 +20,7 @@ from attention_course import (
     generate_dates,
     greedy_decode,
     make_attention,
+    normalize_source,
     pad_batch,
     render_date,
     sequence_loss,
@@ -54,19 +55,45 @@ def test_generate_dates_is_deterministic_for_a_seed():
 def test_at_least_eight_formats_all_used_and_distinct():
     assert len(FORMATS) >= 8
     day = datetime.date(1994, 9, 27)
-    rendered = {render_date(day, fmt)[0] for fmt in FORMATS}
+    rendered = {normalize_source(render_date(day, fmt)[0]) for fmt in FORMATS}
     assert len(rendered) == len(FORMATS)
-    assert {"september 27, 1994", "27/09/94", "Tue 27 Sep 1994", "1994.9.27"} <= rendered
-    pairs = generate_dates(2_000, seed=0)  # every format is used: some source is the target in it
+    assert {"september 27, 1994", "27/09/94", "tue 27 sep 1994", "1994.9.27", "1994-09-27"} <= rendered
+    pairs = generate_dates(3_000, seed=0)  # every format is used: some source is the target in it
     for fmt in FORMATS:
-        assert any(render_date(datetime.date.fromisoformat(t), fmt)[0] == s for s, t in pairs), fmt
+        assert any(normalize_source(render_date(datetime.date.fromisoformat(t), fmt)[0]) == s
+                   for s, t in pairs), fmt
+
+
+def test_the_formats_people_type_are_covered():
+    """ISO input, with and without a weekday, two- and four-digit years; numbers day first."""
+    assert "{yyyy}-{mm}-{dd}" in FORMATS
+    weekday = [f for f in FORMATS if "{weekday}" in f or "{Wkd}" in f]
+    assert weekday and len(weekday) < len(FORMATS)
+    assert any("{yy}" in f for f in FORMATS) and any("{yyyy}" in f for f in FORMATS)
+    for fmt in FORMATS:  # day before month whenever the year comes last
+        if fmt.index("{y") > 0 and ("{d" in fmt and ("{m}" in fmt or "{mm}" in fmt)):
+            assert fmt.index("{d") < fmt.index("{m"), fmt
+    assert render_date(datetime.date(2005, 4, 3), "{dd}/{mm}/{yy}")[0] == "03/04/05"
+
+
+@pytest.mark.parametrize("typed", ["SEPTEMBER 27, 1994", "September 27, 1994", "  september 27,  1994 ",
+                                   "september\t27,\u00a01994", "\nseptember 27, 1994\n"])
+def test_normalize_source_removes_case_and_spacing_only(typed):
+    assert normalize_source(typed) == "september 27, 1994"
+    assert normalize_source("27.09.1994") == "27.09.1994"  # punctuation is kept
+    assert normalize_source(" \t ") == ""
+
+
+def test_generated_sources_are_normalised():
+    for source, _ in generate_dates(2_000, seed=2):
+        assert source == normalize_source(source)
 
 
 def test_targets_are_the_same_day_as_the_source():
     for source, target in generate_dates(3_000, seed=1):
         day = datetime.date.fromisoformat(target)  # raises if not YYYY-MM-DD
         assert datetime.date(1950, 1, 1) <= day <= datetime.date(2049, 12, 31)
-        assert source in {render_date(day, fmt)[0] for fmt in FORMATS}, (source, target)
+        assert source in {normalize_source(render_date(day, fmt)[0]) for fmt in FORMATS}, (source, target)
 
 
 def test_years_are_spread_over_the_century():
@@ -216,7 +243,7 @@ def test_translator_errors(shipped):
         shipped.translate("")
     with pytest.raises(ValueError, match="non-empty"):
         shipped.attention("")
-    with pytest.raises(ValueError, match=r"outside the vocabulary: \['Q'\]"):
+    with pytest.raises(ValueError, match=r"outside the vocabulary: \['Q'\] in 'Q'.*case is ignored"):
         shipped.attention("Q")
 
 
@@ -261,8 +288,8 @@ def test_save_load_round_trip(tmp_path, vocabs):
     assert reloaded.source_vocab.itos == source_vocab.itos and reloaded.target_vocab.itos == target_vocab.itos
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, reloaded.model.state_dict()[name]), name
-    text = "Tue 27 Sep 1994"
-    assert reloaded.translate(text) == translator.translate(text)
+    texts = ["Tue 27 Sep 1994", "03/04/05"]  # the raw outputs: an untrained model writes no date
+    assert translate_batch(reloaded.model, texts, *vocabs) == translate_batch(model, texts, *vocabs)
 
 
 def test_shipped_checkpoint_loads_and_scores(shipped):
@@ -367,7 +394,10 @@ def test_batch_size_is_checked(shipped, batch_size, error):
 
 def test_a_short_max_length_cuts_every_entry_the_same_way(shipped):
     outputs = translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=2, max_length=4)
-    assert outputs == [shipped.translate(s, max_length=4) for s in VALID] == ["1994", "2000", "2005"]
+    assert outputs == ["1994", "2000", "2005"]
+    for text, output in zip(VALID, outputs, strict=True):  # translate never returns a part of a date
+        with pytest.raises(ValueError, match=f"the model wrote '{output}', which is not a calendar date"):
+            shipped.translate(text, max_length=4)
     _, output_tokens, weights = shipped.attention("1 January 2000", max_length=7)
     assert output_tokens == list("2000-01") and weights.shape == (7, 14)
     assert translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=1) == [
@@ -536,3 +566,102 @@ def test_translate_batch_decodes_on_the_models_device(shipped, monkeypatch):
     monkeypatch.setattr(dates, "greedy_decode", fake_greedy)
     assert translate_batch(OnMeta(), VALID, *vocabs_of(shipped)) == ["", "", ""]
     assert seen == [("meta", "meta")]
+
+
+# --- The Translator on the dates people type (issue 15) ---------------------------------------
+
+def test_the_shipped_model_reads_every_format_typed_in_every_case_and_spacing(shipped):
+    """Exact match per format on 200 fresh dates each (no training source), typed in every style."""
+    import importlib.util
+    from pathlib import Path
+
+    from attention_course.tasks.dates import CASE_STYLES, SPACINGS, exact_match_by_format
+
+    path = Path(__file__).parents[1] / "tools" / "make_checkpoints.py"  # the split it trains on
+    spec = importlib.util.spec_from_file_location("make_checkpoints", path)
+    make_checkpoints = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_checkpoints)
+    train, _, _ = split_dates(**make_checkpoints.SPLIT)
+    by_format = exact_match_by_format(shipped.model, *vocabs_of(shipped), n=200,
+                                      exclude={s for s, _ in train})
+    assert list(by_format) == FORMATS
+    assert min(by_format.values()) >= 0.99, by_format
+    typed = {spacing(case("Tue 27 sep 1994"))
+             for case in CASE_STYLES.values() for spacing in SPACINGS.values()}
+    assert len(typed) == 12 and {normalize_source(t) for t in typed} == {"tue 27 sep 1994"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_translate_answers_typed_dates_of_every_format(shipped, fmt):
+    """The product path: normalising, checking the input and the answer, on a few typed dates."""
+    for i, day in enumerate([datetime.date(1950, 1, 1), datetime.date(1999, 12, 31),
+                             datetime.date(2024, 2, 29), datetime.date(2049, 12, 31)]):
+        text = render_date(day, fmt)[0]
+        typed = [text.upper(), text.lower(), text.title(), f"  {text.replace(' ', '   ')}  "][i]
+        assert shipped.translate(typed) == day.isoformat(), typed
+
+
+@pytest.mark.parametrize("text", ["31/04/1994", "29 feb 2001", "30.02.2020", "2023.2.29", "june 31, 1987",
+                                  "20010229"])
+def test_impossible_dates_are_refused_never_answered(shipped, text):
+    with pytest.raises(ValueError, match=f"^no date for {text!r}: the model wrote '.*'"):
+        shipped.translate(text)
+
+
+@pytest.mark.parametrize(("text", "year"), [("27 September 2150", "2150"), ("12/03/1949", "1949"),
+                                            ("20500101", "2050"), ("1066-10-14", "1066"),
+                                            ("Jan 1, 3000", "3000")])
+def test_a_four_digit_year_outside_the_range_is_refused_before_the_model(shipped, text, year, monkeypatch):
+    monkeypatch.setattr(shipped.model, "forward", None)  # the model must not run
+    expected = f"the year {year} in {text!r} is outside the supported range 1950-2049"
+    with pytest.raises(ValueError, match=expected):
+        shipped.translate(text)
+    with pytest.raises(ValueError, match=r"^sources\[0\]: the year"):
+        translate_batch(shipped.model, [text], *vocabs_of(shipped))
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1/1/1950", "1950-01-01"),
+                                                ("31 december 2049", "2049-12-31"),
+                                                ("1/1/50", "1950-01-01"), ("31/12/49", "2049-12-31")])
+def test_the_ends_of_the_range_are_answered(shipped, text, expected):
+    assert shipped.translate(text) == expected
+
+
+@pytest.mark.parametrize("text", ["\t", " \u00a0 ", "\n\n"])
+def test_whitespace_only_is_refused(shipped, text):
+    with pytest.raises(ValueError, match="nothing but whitespace"):
+        shipped.translate(text)
+    with pytest.raises(ValueError, match=r"^sources\[1\]: .*nothing but whitespace"):
+        translate_batch(shipped.model, ["27/09/94", text], *vocabs_of(shipped))
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Friday, march 3, 2021", "'friday' does not name 2021-03-03, a wednesday"),
+    ("Sunday 1 January 2001", "'sunday' does not name 2001-01-01, a monday")])
+def test_an_answer_that_disagrees_with_the_input_is_refused(shipped, text, reason):
+    with pytest.raises(ValueError, match=f"^no date for {text!r}: the model wrote .*{reason}"):
+        shipped.translate(text)
+
+
+@pytest.mark.parametrize(("written", "reason"), [("1994-13-01", "not a calendar date"),
+                                                 ("1994-09-2", "not a calendar date"),
+                                                 ("2050-01-01", "not a calendar date of 1950-2049"),
+                                                 ("1994-09-28", "27 is not a part of 1994-09-28"),
+                                                 ("1994-10-27", "'sep' is not month 10")])
+def test_translate_checks_whatever_the_model_writes(shipped, monkeypatch, written, reason):
+    """The answer check, with the model's output forced: a wrong date never gets out."""
+    import attention_course.tasks.dates as dates
+
+    ids = torch.tensor(shipped.target_vocab.encode(written, eos=True))
+    monkeypatch.setattr(dates, "beam_search", lambda *args, **kwargs: (ids, None, 0.0))
+    expected = f"^no date for '27 Sep 1994': the model wrote {written!r}.*{reason}"
+    with pytest.raises(ValueError, match=expected):
+        shipped.translate("27 Sep 1994")
+
+
+def test_the_batch_api_normalises_as_the_translator_does(shipped):
+    typed = ["  TUE 27 SEP 1994 ", "Tue 27 Sep 1994", "tue\t27  sep 1994"]
+    assert translate_batch(shipped.model, typed, *vocabs_of(shipped)) == ["1994-09-27"] * 3
+    assert exact_match(shipped.model, [(t, "1994-09-27") for t in typed], *vocabs_of(shipped)) == 1.0
+    source, output, weights = shipped.attention("  TUE 27 SEP 1994 ")
+    assert "".join(source) == "tue 27 sep 1994" and weights.shape == (10, 15)

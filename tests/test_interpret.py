@@ -48,7 +48,7 @@ def test_source_fields_and_date_alignment():
     assert alignment[0].nonzero().flatten().tolist() == [6, 7]
     assert alignment[9].nonzero().flatten().tolist() == [0, 1]
     assert len(OUTPUT_FIELDS) == 10
-    with pytest.raises(ValueError, match="not 1994-09-28 written in one of the 10 formats"):
+    with pytest.raises(ValueError, match="not 1994-09-28 written in one of the 14 formats"):
         source_fields("27/09/94", "1994-09-28")
 
 
