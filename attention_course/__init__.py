@@ -16,7 +16,9 @@ from .attention import (
     AttentionBase,
     AttentionDecoder,
     BahdanauAttention,
+    LocalPAttention,
     LuongAttention,
+    LuongDecoder,
     additive_score,
     attention_entropy,
     masked_softmax,
@@ -28,6 +30,7 @@ from .interpret import (
     alignment_mask,
     alignment_scores,
     date_alignment,
+    date_scores,
     max_weight,
     positions_above,
     replace_weights,
@@ -46,16 +49,20 @@ from .plotting import (
 from .self_attention import (
     AttentionPooling,
     MultiHeadAttention,
+    SelfAttentionHead,
     merge_heads,
     scaled_dot_product_attention,
+    single_heads,
     split_heads,
 )
 from .tasks import dates, reversal, sentiment
 from .tasks.dates import (
     ATTENTION_KINDS,
     CHECKPOINT_FORMAT,
+    DECODERS,
     DEFAULT_CHECKPOINT,
     FORMATS,
+    LOCAL_KINDS,
     MONTHS,
     SPECIALS,
     WEEKDAYS,

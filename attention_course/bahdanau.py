@@ -103,14 +103,24 @@ def _check_inputs(query, keys, mask, query_size, key_size, dtype=None):
             f"query must have shape (B, {query_size}) or (B, T_q, {query_size}), "
             f"got {tuple(query.shape)}"
         )
+    _check_keys(keys, mask, key_size, "query", query)
+    _check_dtypes(query, keys, dtype)
+
+
+def _check_keys(keys, mask, key_size, name, other):
+    """keys (B, T, key_size), of the batch size of `other` (named `name`); mask (B, T).
+
+    Shared by the attention modules (`other` = the query) and the decoders of
+    chapters 4.2 and 4.3 (`other` = the state).
+    """
     if keys.dim() != 3 or keys.shape[-1] != key_size:
         raise ValueError(
             f"keys must have shape (B, T, {key_size}), got {tuple(keys.shape)}"
         )
-    if keys.shape[0] != query.shape[0]:
+    if keys.shape[0] != other.shape[0]:
         raise ValueError(
-            f"query and keys have different batch sizes: query {tuple(query.shape)}, "
-            f"keys {tuple(keys.shape)}"
+            f"{name} and keys have different batch sizes: {name} "
+            f"{tuple(other.shape)}, keys {tuple(keys.shape)}"
         )
     if mask is not None and mask.shape != keys.shape[:2]:
         raise ValueError(
@@ -122,26 +132,30 @@ def _check_inputs(query, keys, mask, query_size, key_size, dtype=None):
             f"mask must be boolean (True = may be attended), got {mask.dtype} of shape "
             f"{tuple(mask.shape)}"
         )
-    _check_dtypes(query, keys, dtype)
 
 
-def _check_dtypes(query, keys, dtype):
-    """query and keys: float, of one dtype, that of the parameters (unless autocast)."""
-    for name, tensor in (("query", query), ("keys", keys)):
+def _check_dtypes(query, keys, dtype, name="query", owner="attention"):
+    """query and keys: float, of one dtype, that of the parameters (unless autocast).
+
+    `name` is what the caller calls the query (a decoder's "state"), `owner` the
+    module whose parameters have `dtype`.
+    """
+    for label, tensor in ((name, query), ("keys", keys)):
         if not tensor.is_floating_point():
-            raise ValueError(f"{name} must be a float tensor, got dtype {tensor.dtype}")
+            raise ValueError(
+                f"{label} must be a float tensor, got dtype {tensor.dtype}")
     if keys.dtype == query.dtype and dtype in (None, query.dtype):
         return
     if torch.is_autocast_enabled(query.device.type):
         return  # autocast picks each operation's dtype itself
     if keys.dtype != query.dtype:
         raise ValueError(
-            f"query and keys must have the same dtype, got query {query.dtype} and "
+            f"{name} and keys must have the same dtype, got {name} {query.dtype} and "
             f"keys {keys.dtype}"
         )
     if dtype is not None and query.dtype != dtype:
         raise ValueError(
-            f"query and keys have dtype {query.dtype} but the attention's parameters "
+            f"{name} and keys have dtype {query.dtype} but the {owner}'s parameters "
             f"are {dtype}: convert the inputs (.to({dtype})) or the module "
             f"(.to({query.dtype}))"
         )
@@ -337,6 +351,54 @@ class BahdanauAttention(AttentionBase):
 
 
 # %% ../notebooks/ch4_2_bahdanau_attention.ipynb #34a7baaf
+_TOKEN_DTYPES = (torch.int64, torch.int32)  # what nn.Embedding looks up
+
+
+def _check_decoder_inputs(tokens, state, keys, mask, *, step, vocab_size, state_size,
+                          key_size, dtype, state_hint=""):
+    """A decoder's `step` or `forward` inputs, checked before any layer runs.
+
+    tokens: `token` (B,) if step, else `inputs` (B, T_tgt) with T_tgt >= 1, integer
+    ids in [0, vocab_size); state (B, state_size) float of `dtype` (the decoder's
+    parameters'); keys (B, T_src, key_size) of the same dtype; mask None or
+    (B, T_src) bool. TypeError for what is not a tensor, ValueError for the rest;
+    `state_hint` is added to the message of a state of the wrong width. Shared by
+    `AttentionDecoder` and chapter 4.3's `LuongDecoder`.
+    """
+    name, shape = ("token", "(B,)") if step else ("inputs", "(B, T_tgt)")
+    given = {name: tokens, "state": state, "keys": keys}
+    if mask is not None:
+        given["mask"] = mask
+    for label, value in given.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{label} must be a tensor, got {type(value).__name__} "
+                            f"{value!r:.60}")
+    if tokens.dtype not in _TOKEN_DTYPES:
+        raise ValueError(f"{name} must hold integer token ids {shape} of dtype "
+                         f"torch.long, got dtype {tokens.dtype}")
+    if tokens.dim() != (1 if step else 2):
+        hint = ("; a (B, 1) column of inputs goes in as token[:, 0]" if step
+                else "; one step at a time is decoder.step(token, ...)")
+        raise ValueError(f"{name} must have shape {shape}, got "
+                         f"{tuple(tokens.shape)}{hint}")
+    if not step and tokens.shape[1] == 0:
+        raise ValueError(f"inputs must have at least one step, (B, T_tgt) with "
+                         f"T_tgt >= 1, got {tuple(tokens.shape)}")
+    if tokens.numel() > 0:
+        low, high = (int(x) for x in torch.aminmax(tokens))
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"{name} must hold token ids in [0, {vocab_size}) (|V| = "
+                             f"{vocab_size}), got ids from {low} to {high}")
+    if state.dim() != 2 or state.shape[-1] != state_size:
+        raise ValueError(f"state must have shape (B, {state_size}), got "
+                         f"{tuple(state.shape)}{state_hint}")
+    if state.shape[0] != tokens.shape[0]:
+        raise ValueError(f"{name} and state have different batch sizes: {name} "
+                         f"{tuple(tokens.shape)}, state {tuple(state.shape)}")
+    _check_keys(keys, mask, key_size, "state", state)
+    _check_dtypes(state, keys, dtype, name="state", owner="decoder")
+
+
 class AttentionDecoder(nn.Module):
     """GRU decoder that attends over the encoder states at every output step.
 
@@ -356,7 +418,8 @@ class AttentionDecoder(nn.Module):
         TypeError: if `attention` is not an attention module (a module with
             query_size, key_size and project_keys), e.g. a kind string such as
             "bahdanau" (tasks.dates.DateSeq2Seq is the model that takes one).
-        ValueError: if `attention` takes queries or keys of other sizes.
+        ValueError: if `attention` takes queries or keys of other sizes; from `step`
+            and `forward`, as they say.
     Source: Bahdanau, Cho & Bengio (2015), "Neural machine translation by jointly
         learning to align and translate", section 3.1.
     """
@@ -380,9 +443,18 @@ class AttentionDecoder(nn.Module):
                 f"query_size={attention.query_size}, key_size={attention.key_size}"
             )
         self.attention = attention
+        self.hidden_size, self.key_size = hidden_size, key_size  # H, d_k
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRUCell(embed_size + key_size, hidden_size)
         self.out = nn.Linear(hidden_size + key_size + embed_size, vocab_size)
+
+    def initial_state(self, state):
+        """The state `step` starts from, given the encoder's s_0 (B, H): s_0 itself.
+
+        A decoder whose state carries more than s_t (chapter 4.3's `LuongDecoder`)
+        builds its first state here; greedy and beam search call it.
+        """
+        return state
 
     def step(self, token, state, keys, projected_keys, mask=None):
         """One output step.
@@ -395,7 +467,22 @@ class AttentionDecoder(nn.Module):
                 may be attended.
         Returns:
             (logits, state, weights): (B, |V|), the new state s_t (B, H), (B, T_src).
+        Raises:
+            TypeError: if token, state, keys or mask is not a tensor.
+            ValueError: if token is not (B,) of integer ids in [0, |V|), state not
+                (B, H) or keys not (B, T_src, d_k) float tensors of the decoder's
+                dtype, mask not (B, T_src) bool, or token, state and keys differ in
+                batch size; from the attention, if projected_keys is not
+                `attention.project_keys(keys)`.
         """
+        _check_decoder_inputs(token, state, keys, mask, step=True,
+                              vocab_size=self.embedding.num_embeddings,
+                              state_size=self.hidden_size, key_size=self.key_size,
+                              dtype=self.rnn.weight_ih.dtype)
+        return self._step(token, state, keys, projected_keys, mask)
+
+    def _step(self, token, state, keys, projected_keys, mask):
+        """`step` without the input checks (`forward` checks once for all steps)."""
         embedded = self.embedding(token)  # (B, embed_size): Emb(y_{t-1})
         # context (B, key_size), weights (B, T_src): the query is s_{t-1}
         context, weights = self.attention(state, keys, mask,
@@ -413,13 +500,23 @@ class AttentionDecoder(nn.Module):
             keys: (B, T_src, d_k) encoder states; mask: optional (B, T_src) bool.
         Returns:
             (logits, weights): (B, T_tgt, |V|) and (B, T_tgt, T_src).
+        Raises:
+            TypeError: if inputs, state, keys or mask is not a tensor.
+            ValueError: if inputs is not (B, T_tgt) of integer ids in [0, |V|) with
+                T_tgt >= 1, state not (B, H) or keys not (B, T_src, d_k) float
+                tensors of the decoder's dtype, mask not (B, T_src) bool, or inputs,
+                state and keys differ in batch size.
         """
+        _check_decoder_inputs(inputs, state, keys, mask, step=False,
+                              vocab_size=self.embedding.num_embeddings,
+                              state_size=self.hidden_size, key_size=self.key_size,
+                              dtype=self.rnn.weight_ih.dtype)
         # once per source sequence, not once per step
         projected_keys = self.attention.project_keys(keys)
         logits, weights = [], []
         for t in range(inputs.shape[1]):
-            step_logits, state, step_weights = self.step(inputs[:, t], state, keys,
-                                                         projected_keys, mask)
+            step_logits, state, step_weights = self._step(inputs[:, t], state, keys,
+                                                          projected_keys, mask)
             logits.append(step_logits)
             weights.append(step_weights)
         return torch.stack(logits, dim=1), torch.stack(weights, dim=1)

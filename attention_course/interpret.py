@@ -2,7 +2,7 @@
 
 # %% auto #0
 __all__ = ['OUTPUT_FIELDS', 'REPLACEMENTS', 'alignment_mask', 'max_weight', 'positions_above', 'source_fields', 'date_alignment',
-           'alignment_scores', 'replace_weights', 'ReplacedAttention', 'step_output_change']
+           'alignment_scores', 'date_scores', 'replace_weights', 'ReplacedAttention', 'step_output_change']
 
 # %% ../notebooks/ch4_4_visualizing_attention.ipynb #interpret-header
 # attention_course.interpret, exported from chapter 4.4: statistics of attention
@@ -152,6 +152,48 @@ def alignment_scores(weights, alignment=None, *, mask=None):
     nan = float("nan")
     return on_field.masked_fill(separator, nan), hit.masked_fill(separator, nan)
 
+# %% ../notebooks/ch4_4_visualizing_attention.ipynb #c2f8a4d6
+from .tasks.dates import _prepare_pairs, collate_dates, greedy_decode
+
+
+@torch.no_grad()
+def date_scores(model, pairs, source_vocab, target_vocab):
+    """Greedy exact match, and the alignment score of the dates decoded exactly.
+
+    The alignment score is the mean weight on the right field (`alignment_scores`
+    with `date_alignment`) over the output digits of every pair whose output is
+    exactly its target; a wrong date has no true alignment to score.
+
+    Args:
+        model: a DateSeq2Seq; it decodes on its device, in eval mode.
+        pairs: a non-empty list of (source, target) pairs of the date task; each
+            source is normalised and checked as `exact_match` does it.
+        source_vocab: the CharVocab of the sources.
+        target_vocab: the CharVocab of the targets.
+    Returns:
+        (exact match, alignment score): floats from 0 to 1; the score is NaN when
+        no date is decoded exactly.
+    Raises:
+        TypeError: if pairs is one str or an item of it is not a (source, target)
+            pair of strings.
+        ValueError: if pairs is empty, a source is refused as `exact_match`
+            refuses it, or (from `date_alignment`) a source is not its target
+            written in one of FORMATS.
+    """
+    pairs = _prepare_pairs(pairs, source_vocab)  # normalised sources
+    device = next(model.parameters()).device
+    batch = collate_dates(pairs, source_vocab, target_vocab).to(device)
+    tokens, weights = greedy_decode(model.eval(), batch.source, batch.source_mask)
+    weights = weights.cpu()  # (B, L, T_src)
+    outputs = [target_vocab.decode(row) for row in tokens.tolist()]
+    on_field = [alignment_scores(weights[b, :len(target), :len(source)],
+                                 date_alignment(source, target))[0]
+                for b, (source, target) in enumerate(pairs) if outputs[b] == target]
+    if not on_field:
+        return 0.0, float("nan")
+    return len(on_field) / len(pairs), torch.stack(on_field).nanmean().item()
+
+
 # %% ../notebooks/ch4_4_visualizing_attention.ipynb #3e121581
 from torch import nn
 
@@ -292,6 +334,7 @@ def step_output_change(model, batch, how, repeats=1, seed=0):
     replaced = ReplacedAttention(learned, how, seed=seed)
     # keys (B, T_src, H), state (B, H)
     keys, state = model.encoder(batch.source, batch.source_mask)
+    state = decoder.initial_state(state)  # Luong's decoder carries [s_t; h~_t]
     projected = learned.project_keys(keys)
     tvd, flip = [], []
     try:

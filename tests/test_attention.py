@@ -683,3 +683,53 @@ def test_additive_attention_in_half_precision_is_finite_where_float32_is(dtype):
     context32, weights32 = attention.float()(query.float(), keys.float(), mask)
     assert torch.equal(context, context32.to(dtype))
     assert torch.equal(weights, weights32.to(dtype))
+
+
+# ------------------------------------------- AttentionDecoder's inputs, checked at the door
+
+
+@pytest.mark.parametrize(
+    ("what", "error", "message"),
+    [
+        ("1-D inputs", ValueError, r"inputs must have shape \(B, T_tgt\), got \(3,\)"),
+        ("float ids", ValueError, r"inputs must hold integer token ids.*torch.float32"),
+        ("id = |V|", ValueError, r"token ids in \[0, 11\) \(\|V\| = 11\), got ids from 0 to 11"),
+        ("T_tgt = 0", ValueError, r"at least one step.*got \(3, 0\)"),
+        ("state batch", ValueError, r"inputs and state have different batch sizes"),
+        ("integer state", ValueError, r"state must be a float tensor, got dtype torch.int64"),
+        ("keys width", ValueError, rf"keys must have shape \(B, T, {KEY}\), got \({B}, {T}, {KEY + 1}\)"),
+        ("keys batch", ValueError, r"state and keys have different batch sizes"),
+        ("list keys", TypeError, r"keys must be a tensor, got list"),
+    ],
+)
+def test_attention_decoder_forward_names_a_bad_input_before_any_layer_runs(what, error, message):
+    decoder = make_decoder()
+    inputs, state, keys = torch.randint(0, VOCAB, (B, T_TGT)), torch.randn(B, H_DEC), torch.randn(B, T, KEY)
+    bad = {
+        "1-D inputs": dict(inputs=inputs[:, 0]),
+        "float ids": dict(inputs=inputs.float()),
+        "id = |V|": dict(inputs=torch.cat([inputs.clamp(0, 0), torch.full_like(inputs, VOCAB)], 1)),
+        "T_tgt = 0": dict(inputs=inputs[:, :0]),
+        "state batch": dict(state=state[:2]),
+        "integer state": dict(state=state.long()),
+        "keys width": dict(keys=torch.randn(B, T, KEY + 1)),
+        "keys batch": dict(keys=keys[:1]),
+        "list keys": dict(keys=keys.tolist()),
+    }[what]
+    args = dict(inputs=inputs, state=state, keys=keys) | bad
+    with mock.patch.object(decoder.attention, "project_keys", wraps=decoder.attention.project_keys) as spy:
+        with pytest.raises(error, match=message):
+            decoder(**args)
+    assert spy.call_count == 0  # the keys are checked before they are projected
+
+
+def test_attention_decoder_step_names_a_bad_token():
+    decoder = make_decoder()
+    state, keys = torch.randn(B, H_DEC), torch.randn(B, T, KEY)
+    projected = decoder.attention.project_keys(keys)
+    with pytest.raises(ValueError, match=r"token must have shape \(B,\), got \(3, 1\).*token\[:, 0\]"):
+        decoder.step(torch.zeros(B, 1, dtype=torch.long), state, keys, projected)
+    with pytest.raises(ValueError, match=r"token must hold token ids in \[0, 11\).*from -2 to -2"):
+        decoder.step(torch.full((B,), -2), state, keys, projected)
+    with pytest.raises(ValueError, match=r"state must have shape \(B, 9\), got \(3, 10\)"):
+        decoder.step(torch.zeros(B, dtype=torch.long), torch.randn(B, H_DEC + 1), keys, projected)

@@ -396,7 +396,8 @@ def test_a_short_max_length_cuts_every_entry_the_same_way(shipped):
     outputs = translate_batch(shipped.model, VALID, *vocabs_of(shipped), batch_size=2, max_length=4)
     assert outputs == ["1994", "2000", "2005"]
     for text, output in zip(VALID, outputs, strict=True):  # translate never returns a part of a date
-        with pytest.raises(ValueError, match=f"the model wrote '{output}', which is not a calendar date"):
+        expected = f"the model wrote '{output}' and had not finished after max_length=4"
+        with pytest.raises(ValueError, match=expected):
             shipped.translate(text, max_length=4)
     _, output_tokens, weights = shipped.attention("1 January 2000", max_length=7)
     assert output_tokens == list("2000-01") and weights.shape == (7, 14)
@@ -616,7 +617,7 @@ def test_a_four_digit_year_outside_the_range_is_refused_before_the_model(shipped
     expected = f"the year {year} in {text!r} is outside the supported range 1950-2049"
     with pytest.raises(ValueError, match=expected):
         shipped.translate(text)
-    with pytest.raises(ValueError, match=r"^sources\[0\]: the year"):
+    with pytest.raises(ValueError, match=r"^sources\[0\]: (eight digits are read as yyyymmdd: )?the year"):
         translate_batch(shipped.model, [text], *vocabs_of(shipped))
 
 
@@ -646,7 +647,7 @@ def test_an_answer_that_disagrees_with_the_input_is_refused(shipped, text, reaso
 @pytest.mark.parametrize(("written", "reason"), [("1994-13-01", "not a calendar date"),
                                                  ("1994-09-2", "not a calendar date"),
                                                  ("2050-01-01", "not a calendar date of 1950-2049"),
-                                                 ("1994-09-28", "27 is not a part of 1994-09-28"),
+                                                 ("1994-09-28", "are not the day, month and year of"),
                                                  ("1994-10-27", "'sep' is not month 10")])
 def test_translate_checks_whatever_the_model_writes(shipped, monkeypatch, written, reason):
     """The answer check, with the model's output forced: a wrong date never gets out."""
@@ -665,3 +666,156 @@ def test_the_batch_api_normalises_as_the_translator_does(shipped):
     assert exact_match(shipped.model, [(t, "1994-09-27") for t in typed], *vocabs_of(shipped)) == 1.0
     source, output, weights = shipped.attention("  TUE 27 SEP 1994 ")
     assert "".join(source) == "tue 27 sep 1994" and weights.shape == (10, 15)
+
+
+# --- Luong's decoder in the date model (issue 16) ------------------------------------
+LUONG_VARIANTS = [("luong", "luong-dot"), ("luong", "luong-general"), ("luong", "bahdanau"),
+                  ("luong", "local-p-general"), ("luong", "local-p-dot"), ("luong", "none")]
+
+
+@pytest.mark.parametrize("decoder, kind", LUONG_VARIANTS)
+def test_luong_decoders_forward_shapes_and_masks(splits, vocabs, decoder, kind):
+    from attention_course.luong import LuongDecoder
+    source_vocab, target_vocab = vocabs
+    torch.manual_seed(0)
+    model = DateSeq2Seq(len(source_vocab), len(target_vocab), hidden_size=16,
+                        attention=kind, decoder=decoder)
+    assert isinstance(model.decoder, LuongDecoder) and model.config["decoder"] == "luong"
+    batch = collate_dates(splits[2][:8], source_vocab, target_vocab)
+    logits, weights = model(batch.source, batch.source_mask, batch.decoder_input)
+    B, T_src = batch.source.shape
+    assert logits.shape == (B, 11, len(target_vocab)) and weights.shape == (B, 11, T_src)
+    assert (weights.masked_select(~batch.source_mask[:, None, :]) == 0).all()
+    assert torch.allclose(weights.sum(-1), torch.ones(B, 11), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["luong-general", "local-p-general"])
+def test_luong_decoder_beam_one_equals_greedy(splits, vocabs, kind):
+    source_vocab, target_vocab = vocabs
+    torch.manual_seed(0)
+    model = DateSeq2Seq(len(source_vocab), len(target_vocab), hidden_size=16, attention=kind,
+                        decoder="luong").eval()
+    batch = collate_dates(splits[2][:10], source_vocab, target_vocab)
+    greedy, greedy_weights = greedy_decode(model, batch.source, batch.source_mask)
+    for i in range(10):
+        T = int(batch.source_mask[i].sum())
+        src, msk = batch.source[i:i + 1, :T], batch.source_mask[i:i + 1, :T]
+        tokens, weights, score = beam_search(model, src, msk, beam_size=1)
+        assert torch.equal(tokens, greedy[i, :len(tokens)])
+        assert torch.allclose(weights, greedy_weights[i, :len(tokens), :T], atol=1e-6)
+        decoder_input = torch.cat([torch.tensor([target_vocab.sos]), tokens[:-1]])[None]
+        with torch.no_grad():
+            logits, _ = model(src, msk, decoder_input)  # teacher forcing on the same tokens
+        log_probability = logits.log_softmax(-1)[0, torch.arange(len(tokens)), tokens].sum()
+        assert abs(float(log_probability) - score) < 1e-4
+        tokens4, _, score4 = beam_search(model, src, msk, beam_size=4)
+        assert score4 >= score - 1e-6  # a wider beam finds nothing less probable
+
+
+def test_luong_decoder_save_load_round_trip(tmp_path, vocabs):
+    source_vocab, target_vocab = vocabs
+    torch.manual_seed(0)
+    model = DateSeq2Seq(len(source_vocab), len(target_vocab), hidden_size=16,
+                        attention="local-p-general", decoder="luong")
+    path = tmp_path / "luong.pt"
+    Translator(model, source_vocab, target_vocab).save(path)
+    reloaded = Translator.load(path)
+    assert reloaded.model.config == model.config
+    assert type(reloaded.model.decoder) is type(model.decoder)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, reloaded.model.state_dict()[name]), name
+    texts = ["Tue 27 Sep 1994", "03/04/05"]
+    assert translate_batch(reloaded.model, texts, *vocabs) == translate_batch(model, texts, *vocabs)
+    source, output, weights = reloaded.attention("27 Sep 1994")
+    assert weights.shape == (len(output), len(source))
+
+
+def test_the_default_decoder_and_old_checkpoints_are_unchanged(shipped):
+    from attention_course.bahdanau import AttentionDecoder
+    checkpoint = torch.load(DEFAULT_CHECKPOINT, weights_only=True)
+    assert "decoder" not in checkpoint["config"]  # made before the argument existed
+    assert shipped.model.config == checkpoint["config"]  # the same config, rebuilt
+    assert type(shipped.model.decoder) is AttentionDecoder
+    default = DateSeq2Seq(41, 15, attention="luong-general")  # exercise 4.1's meaning
+    assert type(default.decoder) is AttentionDecoder and "decoder" not in default.config
+    state = torch.randn(2, 64)
+    assert default.decoder.initial_state(state) is state  # Bahdanau's: s_0 itself
+    assert shipped.translate("Tue 27 Sep 1994") == "1994-09-27"
+
+
+def test_bad_decoder_arguments_are_refused():
+    with pytest.raises(ValueError, match="decoder must be one of bahdanau, luong; got 'luong-p'"):
+        DateSeq2Seq(41, 15, decoder="luong-p")
+    with pytest.raises(ValueError, match="needs Luong's decoder.*decoder='luong'"):
+        DateSeq2Seq(41, 15, attention="local-p-general")
+    with pytest.raises(ValueError, match="attention must be one of .*local-p-dot.*got 'local'"):
+        DateSeq2Seq(41, 15, attention="local", decoder="luong")
+    assert isinstance(make_attention("local-p-dot", 8), torch.nn.Module)
+
+
+# --- Incomplete or swapped input is refused, whatever the model writes (review of issue 15) ---
+
+@pytest.mark.parametrize(("text", "written", "reason"), [
+    ("september 1994", "1994-09-09", "a date needs a year, a month and a day"),
+    ("1994-09", "1994-09-09", "a date needs a year, a month and a day"),
+    ("27 september", "2022-09-27", "a date needs a year, a month and a day"),
+    ("dec 25", "2025-12-25", "a date needs a year, a month and a day"),
+    ("27/9", "1999-09-27", "a date needs a year, a month and a day"),
+    ("50", "1950-05-05", "a date needs a year, a month and a day"),
+    ("27 se 1994", "1994-02-27", "a date needs a year, a month and a day"),
+    ("05/09/94", "1994-05-09", r"the numbers \['05', '09', '94'\] are not the day, month and year"),
+    ("1994/09/27", "1994-09-09", "are not the day, month and year"),
+    ("19940927", "1994-09-28", "19940927 is not 1994-09-28 written yyyymmdd"),
+    ("sep oct 27 1994", "1994-09-27", "'oct' is not month 9"),
+])
+def test_an_answer_the_input_does_not_spell_out_is_refused(shipped, monkeypatch, text, written, reason):
+    import attention_course.tasks.dates as dates
+
+    ids = torch.tensor(shipped.target_vocab.encode(written, eos=True))
+    monkeypatch.setattr(dates, "beam_search", lambda *args, **kwargs: (ids, None, 0.0))
+    expected = f"^no date for '{text}': the model wrote '{written}', but .*{reason}"
+    with pytest.raises(ValueError, match=expected):
+        shipped.translate(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("27 9 1994", "1994-09-27"), ("Sept. 27, 1994", "1994-09-27"),
+                                                ("27th september 1994", "1994-09-27"),
+                                                ("Tuesday 27 September 1994", "1994-09-27")])
+def test_inputs_outside_the_formats_that_spell_out_the_date_are_answered(shipped, text, expected):
+    assert shipped.translate(text) == expected
+
+
+def test_an_unfinished_output_names_max_length_not_the_input(shipped):
+    with pytest.raises(ValueError, match=r"had not finished after max_length=6 steps \(a date takes 11"):
+        shipped.translate("27/09/94", max_length=6)
+
+
+def test_eight_digits_are_read_as_yyyymmdd_and_long_inputs_are_cut_in_messages(shipped):
+    with pytest.raises(ValueError, match="eight digits are read as yyyymmdd: the year 2709 in '27091994'"):
+        shipped.translate("27091994")
+    with pytest.raises(ValueError) as error:
+        shipped.translate("27/09/94" + "!" * 5_000)
+    assert len(str(error.value)) < 300 and "..." in str(error.value)
+
+
+def test_exclude_must_not_be_one_str(shipped):
+    from attention_course.tasks.dates import exact_match_by_format
+
+    with pytest.raises(TypeError, match="exclude must be a collection of sources, got one str '27/09/94'"):
+        exact_match_by_format(shipped.model, *vocabs_of(shipped), n=1, exclude="27/09/94")
+
+
+@pytest.mark.parametrize("hidden_size", [0, -2, 2.0, "64"])
+def test_date_model_sizes_are_checked_before_torch(hidden_size):
+    with pytest.raises(ValueError, match=f"hidden_size must be a positive integer, got {hidden_size!r}"):
+        DateSeq2Seq(10, 10, hidden_size=hidden_size)
+
+
+@pytest.mark.parametrize("decoder", ["bahdanau", "luong"])
+def test_luongs_concat_score_in_either_decoder(vocabs, decoder):
+    model = DateSeq2Seq(len(vocabs[0]), len(vocabs[1]), hidden_size=16, attention="luong-concat",
+                        decoder=decoder)
+    batch = collate_dates([("27/09/94", "1994-09-27"), ("1 jan 2000", "2000-01-01")], *vocabs)
+    logits, weights = model(batch.source, batch.source_mask, batch.decoder_input)
+    assert logits.shape == (2, 11, len(vocabs[1])) and weights.shape == (2, 11, batch.source.shape[1])
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 11), atol=1e-5)

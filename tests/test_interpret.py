@@ -180,3 +180,19 @@ def test_alignment_scores_refuses_a_map_with_no_source_position():
     with pytest.raises(ValueError, match=r"^weights has shape \(10, 0\): no source position"):
         alignment_scores(torch.empty(10, 0), torch.empty(10, 0, dtype=torch.bool))
     assert positions_above(torch.empty(3, 0)).tolist() == [0, 0, 0]  # a count of nothing is 0: no error
+
+
+def test_date_scores_normalises_and_checks_its_pairs_like_exact_match():
+    from attention_course import Translator, date_scores
+
+    translator = Translator.load()
+    vocabs = translator.source_vocab, translator.target_vocab
+    typed = [("SEP 27, 1994", "1994-09-27"), ("  sep 27,  1994 ", "1994-09-27")]
+    exact, score = date_scores(translator.model, typed, *vocabs)
+    assert exact == 1.0 and 0.5 < score <= 1.0
+    with pytest.raises(TypeError, match="pairs must be a list of .* got one str"):
+        date_scores(translator.model, "27/09/94", *vocabs)
+    with pytest.raises(ValueError, match=r"^pairs\[0\]\[0\]: characters outside the vocabulary: \['_'\]"):
+        date_scores(translator.model, [("27_09_94", "1994-09-27")], *vocabs)
+    with pytest.raises(ValueError, match="^pairs is empty"):
+        date_scores(translator.model, [], *vocabs)

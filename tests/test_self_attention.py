@@ -17,8 +17,10 @@ from attention_course import self_attention
 from attention_course.self_attention import (
     AttentionPooling,
     MultiHeadAttention,
+    SelfAttentionHead,
     merge_heads,
     scaled_dot_product_attention,
+    single_heads,
     split_heads,
 )
 from attention_course.tasks.sentiment import (
@@ -357,6 +359,158 @@ def test_from_torch_rejects_unsupported_options():
         MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
 
 
+# ----------------------------------------------------------------- one head, the loop of heads
+
+
+def test_hand_worked_lookup_gives_the_numbers_worked_by_hand():
+    """The soft dictionary lookup of chapter 4.6, numbers worked with pencil and paper."""
+    keys = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 1.0]])
+    values = torch.tensor([[5.0], [1.0], [8.0]])
+    query = torch.tensor([[2.0, 2.0, 0.0, 0.0]])  # (T_q=1, d_k=4): sqrt(d_k) = 2
+    assert (keys @ query[0] / 2).tolist() == [2.0, 0.0, 1.0]
+    out, weights = scaled_dot_product_attention(query, keys, values)
+    e = np.e
+    by_hand = torch.tensor([e**2, 1.0, e]) / (e**2 + 1.0 + e)  # softmax of (2, 0, 1)
+    assert torch.allclose(weights[0], by_hand, atol=1e-6)
+    assert torch.allclose(weights[0], torch.tensor([0.665, 0.090, 0.245]), atol=5e-4)
+    assert abs(out.item() - (5 * e**2 + 1 + 8 * e) / (e**2 + 1 + e)) <= 1e-5
+    assert abs(out.item() - 5.374) <= 5e-4
+    out_zero, weights_zero = scaled_dot_product_attention(0 * query, keys, values)
+    assert torch.allclose(weights_zero, torch.full((1, 3), 1 / 3))  # a zero query: the mean
+    assert abs(out_zero.item() - 14 / 3) <= 1e-5
+
+
+def head_inputs(seed=0):
+    torch.manual_seed(seed)
+    head = SelfAttentionHead(8, 4)
+    x = torch.randn(2, 6, 8)
+    padding = torch.ones(2, 6, dtype=torch.bool)
+    padding[1, 4:] = False  # the 2nd sequence has 4 tokens
+    return head, x, padding
+
+
+def test_single_head_shapes_padding_mask_and_numbers():
+    head, x, padding = head_inputs()
+    out, weights = head(x, mask=padding)
+    assert out.shape == (2, 6, 4) and weights.shape == (2, 6, 6)
+    assert (weights[1, :, 4:] == 0).all()
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 6))
+    q, k, v = head.q_proj(x), head.k_proj(x), head.v_proj(x)  # (B, T, d_k) each
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=padding[:, None, :])
+    assert max_error(out, reference) <= TOLERANCE
+    alone, _ = head(x[1:, :4])  # the 2nd sequence without its padding
+    assert max_error(out[1:, :4], alone) <= TOLERANCE
+
+
+def test_single_head_full_causal_and_empty_masks():
+    head, x, _ = head_inputs()
+    q, k, v = head.q_proj(x), head.k_proj(x), head.v_proj(x)
+    causal_out, causal_weights = head(x, is_causal=True)
+    assert (causal_weights.triu(diagonal=1) == 0).all()
+    assert max_error(causal_out, F.scaled_dot_product_attention(q, k, v, is_causal=True)) <= TOLERANCE
+    full = torch.rand(2, 6, 6, generator=torch.Generator().manual_seed(1)) > 0.4
+    full[..., 0] = True  # every query may attend at least one key
+    out, weights = head(x, mask=full)
+    assert (weights[~full] == 0).all()
+    assert max_error(out, F.scaled_dot_product_attention(q, k, v, attn_mask=full)) <= TOLERANCE
+    empty = torch.zeros(2, 6, dtype=torch.bool)
+    out, weights = head(x, mask=empty)
+    assert not out.isnan().any() and (out == 0).all() and (weights == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("num_heads", [1, 4])
+@pytest.mark.parametrize("bias", [True, False])
+def test_loop_of_single_heads_equals_the_batched_module_and_torch(dtype, num_heads, bias):
+    """Tolerance: |difference| <= 1e-5 (TOLERANCE) in float32 and float64, every entry."""
+    torch.manual_seed(0)
+    torch_mha = nn.MultiheadAttention(16, num_heads, bias=bias, batch_first=True,
+                                      dtype=dtype).eval()
+    ours = MultiHeadAttention.from_torch(torch_mha)
+    heads = single_heads(ours)
+    assert len(heads) == num_heads
+    assert all(h.head_dim == 16 // num_heads and h.q_proj.weight.dtype == dtype for h in heads)
+    x = torch.randn(3, 5, 16, dtype=dtype)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    outputs, maps = zip(*(head(x, mask) for head in heads), strict=True)
+    loop_out = ours.out_proj(torch.cat(outputs, dim=-1))  # Concat(head_1..head_h) W_O
+    loop_weights = torch.stack(maps, dim=1)  # (B, h, T, T)
+    out, weights = ours(x, x, x, mask=mask)
+    ref_out, ref_weights = torch_mha(x, x, x, key_padding_mask=~mask, average_attn_weights=False)
+    assert max_error(out, loop_out) <= TOLERANCE and max_error(weights, loop_weights) <= TOLERANCE
+    assert max_error(loop_out, ref_out) <= TOLERANCE and max_error(loop_weights, ref_weights) <= TOLERANCE
+
+
+def test_single_heads_are_copies_in_the_module_s_mode():
+    mha = MultiHeadAttention(8, 2).eval()
+    heads = single_heads(mha)
+    assert not any(h.training for h in heads)
+    assert torch.equal(heads[1].k_proj.weight, mha.k_proj.weight[4:8])
+    assert torch.equal(heads[1].v_proj.bias, mha.v_proj.bias[4:8])
+    with torch.no_grad():
+        heads[0].q_proj.weight.zero_()
+    assert mha.q_proj.weight[:4].abs().sum() > 0, "a head is a copy, not a view"
+
+
+def test_single_head_in_bfloat16_computes_in_float32():
+    head, x, padding = head_inputs()
+    head_bf16 = SelfAttentionHead(8, 4)
+    head_bf16.load_state_dict(head.state_dict())
+    head_bf16 = head_bf16.to(torch.bfloat16)
+    head.load_state_dict({k: v.to(torch.bfloat16).float() for k, v in head_bf16.state_dict().items()})
+    out, weights = head_bf16(x.to(torch.bfloat16), mask=padding)
+    ref_out, ref_weights = head(x.to(torch.bfloat16).float(), mask=padding)
+    assert out.dtype == weights.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref_out, atol=2**-7, rtol=2**-7)  # rounded once
+    assert torch.allclose(weights.float(), ref_weights, atol=2**-7, rtol=2**-7)
+
+
+@pytest.mark.parametrize(("embed_dim", "head_dim", "name"),
+                         [(8.0, 4, "embed_dim"), (8, "4", "head_dim"), (True, 4, "embed_dim"),
+                          (8, 4.0, "head_dim")])
+def test_single_head_rejects_sizes_that_are_not_ints(embed_dim, head_dim, name):
+    with pytest.raises(TypeError, match=f"{name} must be a positive int, got"):
+        SelfAttentionHead(embed_dim, head_dim)
+
+
+@pytest.mark.parametrize(("embed_dim", "head_dim"), [(0, 4), (8, 0), (-8, 4), (8, -1)])
+def test_single_head_rejects_sizes_below_one(embed_dim, head_dim):
+    with pytest.raises(ValueError, match=f"got embed_dim={embed_dim}, head_dim={head_dim}"):
+        SelfAttentionHead(embed_dim, head_dim)
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "message"),
+    [
+        ([[0.0] * 8], TypeError, r"x must be a float tensor of shape \(B, T, 8\), got list"),
+        (torch.zeros(2, 5, 8, dtype=torch.long), TypeError, r"got dtype torch.int64"),
+        (torch.randn(2, 5, 6), ValueError, r"x must have shape \(B, T, E=8\), got \(2, 5, 6\)"),
+        (torch.randn(5, 8), ValueError, r"x must have shape \(B, T, E=8\), got \(5, 8\)"),
+    ],
+    ids=["list", "int tensor", "wrong width", "2-D"],
+)
+def test_single_head_rejects_bad_x_before_torch_fails(x, error, message):
+    with pytest.raises(error, match=message):
+        SelfAttentionHead(8, 4)(x)
+
+
+@pytest.mark.parametrize(
+    "mask", [torch.ones(2, 4, dtype=torch.bool), torch.ones(2, 5), torch.ones(2, 5, 4, dtype=torch.bool)],
+    ids=["short", "float", "wrong keys"],
+)
+def test_single_head_rejects_bad_masks(mask):
+    with pytest.raises(ValueError, match=r"mask must be bool of shape \(B, T_k\) = \(2, 5\) or "
+                                         r"\(B, T_q, T_k\) = \(2, 5, 5\), got"):
+        SelfAttentionHead(8, 4)(torch.randn(2, 5, 8), mask=mask)
+
+
+def test_single_heads_rejects_a_module_that_is_not_ours():
+    with pytest.raises(TypeError, match="mha must be a MultiHeadAttention .*from_torch.*"
+                                        "got MultiheadAttention"):
+        single_heads(nn.MultiheadAttention(8, 2))
+
+
 # ----------------------------------------------------------------- AttentionPooling
 
 
@@ -646,3 +800,118 @@ def test_multi_head_attention_in_half_precision_does_not_overflow(dtype):
         reference, _ = torch_mha(x, x, x, key_padding_mask=~mask)
     tolerance = 5e-3 if dtype == torch.float16 else 3e-2
     assert torch.allclose(out.float(), reference.float(), atol=tolerance, rtol=tolerance)
+
+
+# ------------------------------------- the head's and MHA's inputs, checked at the door
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "message"),
+    [
+        ([[True] * 5] * 2, TypeError, r"mask must be a bool tensor of shape \(B, T_k\) = \(2, 5\) "
+                                      r"or \(B, T_q, T_k\) = \(2, 5, 5\), got list"),
+        (np.ones((2, 5), dtype=bool), TypeError, r"mask must be a bool tensor.*got ndarray"),
+        (torch.ones(2, 5, dtype=torch.int64), ValueError, r"mask must be bool.*got torch.int64"),
+    ],
+    ids=["list", "numpy", "int tensor"],
+)
+def test_head_and_mha_name_a_mask_that_is_not_a_bool_tensor(mask, error, message):
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(error, match=message):
+        SelfAttentionHead(8, 4)(x, mask=mask)
+    with pytest.raises(error, match=message):
+        MultiHeadAttention(8, 2)(x, x, x, mask=mask)
+
+
+@pytest.mark.parametrize("is_causal", ["yes", "no", 1, 0, None, torch.tensor(True)],
+                         ids=["yes", "no", "1", "0", "None", "tensor"])
+def test_is_causal_must_be_true_or_false(is_causal):
+    x = torch.randn(2, 5, 8)
+    message = rf"is_causal must be True or False, got {re.escape(repr(is_causal))}"
+    with pytest.raises(TypeError, match=message):
+        SelfAttentionHead(8, 4)(x, is_causal=is_causal)
+    with pytest.raises(TypeError, match=message):
+        MultiHeadAttention(8, 2)(x, x, x, is_causal=is_causal)
+    with pytest.raises(TypeError, match=message):
+        scaled_dot_product_attention(x, x, x, is_causal=is_causal)
+
+
+@pytest.mark.parametrize(
+    ("module_dtype", "x_dtype"),
+    [(torch.float32, torch.float64), (torch.float64, torch.float32)],
+    ids=["float64 x, float32 module", "float32 x, float64 module"],
+)
+def test_head_and_mha_name_an_input_dtype_the_parameters_cannot_read(module_dtype, x_dtype):
+    x = torch.randn(2, 5, 8, dtype=x_dtype)
+    expected = (rf"has dtype {x_dtype} but the module's parameters are {module_dtype}: "
+                rf"convert .* \(\.to\({module_dtype}\)\) or the module \(\.to\({x_dtype}\)\)")
+    with pytest.raises(TypeError, match=f"x {expected}"):
+        SelfAttentionHead(8, 4).to(module_dtype)(x)
+    mha = MultiHeadAttention(8, 2).to(module_dtype)
+    with pytest.raises(TypeError, match=f"query {expected}"):
+        mha(x, x, x)
+    right = x.to(module_dtype)
+    with pytest.raises(TypeError, match=f"key {expected}"):
+        mha(right, x, right)
+    with pytest.raises(TypeError, match=f"value {expected}"):
+        mha(right, right, x)
+
+
+def test_mha_names_inputs_that_are_not_float_tensors():
+    x = torch.randn(2, 5, 8)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(TypeError, match=r"query must be a float tensor of shape \(B, T, 8\), got list"):
+        mha(x.tolist(), x, x)
+    with pytest.raises(TypeError, match=r"key must be a float tensor of shape \(B, T, 8\), "
+                                        r"got dtype torch.int64"):
+        mha(x, x.long(), x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_of_a_float32_head_still_work(dtype):
+    """float16/bfloat16 are computed in float32 (`_linear`): not refused."""
+    head, x, padding = head_inputs()
+    out, weights = head(x.to(dtype), mask=padding)
+    reference, _ = head(x.to(dtype).float(), mask=padding)
+    assert out.dtype == dtype and torch.allclose(out.float(), reference, atol=1e-2)
+
+
+@pytest.mark.parametrize(("dropout", "error", "message"),
+                         [(1.5, ValueError, r"dropout must be in \[0, 1\), got 1.5"),
+                          (-0.1, ValueError, r"dropout must be in \[0, 1\), got -0.1"),
+                          ("0.1", TypeError, r"dropout must be a number in \[0, 1\), got '0.1'"),
+                          (True, TypeError, r"dropout must be a number in \[0, 1\), got True")])
+def test_head_and_mha_name_a_bad_dropout(dropout, error, message):
+    with pytest.raises(error, match=message):
+        SelfAttentionHead(8, 4, dropout=dropout)
+    with pytest.raises(error, match=message):
+        MultiHeadAttention(8, 2, dropout=dropout)
+
+
+def test_head_dropout_only_in_training():
+    torch.manual_seed(0)
+    head = SelfAttentionHead(8, 4, dropout=0.5)
+    x = torch.randn(2, 5, 8)
+    _, clean = head.eval()(x)
+    _, dropped = head.train()(x)
+    assert (dropped == 0).any()
+    kept = dropped != 0
+    assert torch.allclose(dropped[kept], clean[kept] / 0.5)  # scaled by 1 / (1 - p)
+
+
+def test_single_heads_carry_the_dropout_of_the_module():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2, dropout=0.5)
+    x = torch.randn(2, 5, 8)
+    heads = single_heads(mha.train())
+    assert all(h.dropout == 0.5 and h.training for h in heads)
+    _, dropped = heads[0](x)
+    _, clean = heads[0].eval()(x)
+    assert (dropped == 0).any() and not (clean == 0).any()
+    # in eval mode the loop of heads is the batched module, dropout or not
+    mha.eval()
+    heads = single_heads(mha)
+    out, weights = mha(x, x, x)
+    outputs, maps = zip(*(h(x) for h in heads), strict=True)
+    assert max_error(weights, torch.stack(maps, dim=1)) <= TOLERANCE
+    assert max_error(out, mha.out_proj(torch.cat(outputs, dim=-1))) <= TOLERANCE

@@ -18,8 +18,9 @@ Sections:
               (--lengths, --batch, --heads, --head-dim, --forward-only choose its sizes)
   threads     1 vs 2 torch threads on the CPU for one training step of the course's small
               recurrent models (4.1 reversal, 4.5 dates, 4.6 Bi-LSTM classifier)
-  dates       date Seq2Seq (4.5), three seeds: steps (and seconds) to >= 99 % validation exact
-              match for each attention; uniform attention trained longer
+  dates       date Seq2Seq (4.5), three seeds: Bahdanau's decoder and Luong's (global and
+              local-p) with their scores; steps (and seconds) to >= 99 % validation exact
+              match, test exact match, alignment score (4.4); uniform attention trained longer
   course      execution time of every notebook (chapters, solutions, exercises) and the book build
 
 On a CUDA machine the model rows (layouts, scores, attention) run on the GPU; the report says
@@ -46,6 +47,7 @@ import argparse
 import copy
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -85,6 +87,7 @@ from attention_course import (  # noqa: E402
     steps_to,
     train_dates,
 )
+from attention_course.interpret import date_scores  # noqa: E402
 from attention_course.perf.layouts import (  # noqa: E402
     HandFusedAttention,
     ProjectEveryStepAttention,
@@ -428,33 +431,54 @@ def bench_threads(rounds, min_run_time, max_seconds, quiet_cores=0.2, progress=s
             "load_after": [round(x, 2) for x in load_after], "rows": rows}
 
 
+#: the date models of the bench: (decoder, attention) -> the label of its row
+DATE_MODELS = {("bahdanau", "bahdanau"): "Bahdanau dec., additive",
+               ("bahdanau", "luong-dot"): "Bahdanau dec., dot",
+               ("bahdanau", "luong-general"): "Bahdanau dec., general",
+               ("luong", "luong-dot"): "Luong dec., global dot",
+               ("luong", "luong-general"): "Luong dec., global general",
+               ("luong", "luong-concat"): "Luong dec., global concat",
+               ("luong", "local-p-dot"): "Luong dec., local-p dot",
+               ("luong", "local-p-general"): "Luong dec., local-p general",
+               ("bahdanau", "none"): "uniform (none)"}
+
+
 def bench_dates(kinds, seeds, n_train, n_val, steps, eval_every, long_steps=None,
                 progress=say):
-    """Chapter 4.5's training run (same data, batch size and schedule) for each attention and
-    seed: the seed sets the initial weights and the order of the batches. With long_steps,
-    uniform attention ("none") is also trained that long with seed 0."""
+    """Chapter 4.5's training run (same data, batch size and schedule) for each model and
+    seed: kinds are (decoder, attention) pairs of DATE_MODELS; the seed sets the initial
+    weights and the order of the batches. With long_steps, uniform attention ("none") is also
+    trained that long with seed 0."""
     # the chapter's split: its 1,000 test pairs are drawn too, so that the training and
     # validation pairs are the chapter's (split_dates fills the splits in one pass)
-    train_pairs, val_pairs, _ = split_dates(n_train, n_val, 1_000, seed=0)
+    train_pairs, val_pairs, test_pairs = split_dates(n_train, n_val, 1_000, seed=0)
     source_vocab = CharVocab.from_texts(s for s, _ in train_pairs)
     target_vocab = CharVocab.from_texts(t for _, t in train_pairs)
 
     def run(kind, seed, n_steps, every):
+        decoder, attention = kind
         set_seed(seed)
-        model = DateSeq2Seq(len(source_vocab), len(target_vocab), attention=kind)
+        model = DateSeq2Seq(len(source_vocab), len(target_vocab), attention=attention,
+                            decoder=decoder)
         loader = date_loader(train_pairs, source_vocab, target_vocab, batch_size=64,
                              seed=seed)
         start = time.perf_counter()
         history = train_dates(model, loader, val_pairs, source_vocab, target_vocab, n_steps,
                               eval_every=every, progress=False)
-        return history, time.perf_counter() - start
+        return history, time.perf_counter() - start, model
 
     rows = []
     for seed in seeds:
         for kind in kinds:
-            history, wall = run(kind, seed, steps, eval_every)
+            history, wall, model = run(kind, seed, steps, eval_every)
             step99, seconds99 = steps_to(history, 0.99)
-            rows.append({"attention": kind, "seed": seed, "steps": steps, "wall_s": wall,
+            test_exact, alignment = date_scores(model, test_pairs, source_vocab,
+                                                target_vocab)
+            alignment = None if math.isnan(alignment) else alignment  # JSON has no NaN
+            rows.append({"attention": kind[1], "decoder": kind[0], "model": DATE_MODELS[kind],
+                         "seed": seed, "steps": steps, "wall_s": wall,
+                         "parameters": sum(p.numel() for p in model.parameters()),
+                         "test_exact": test_exact, "alignment_score": alignment,
                          "train_s": history["val_seconds"][-1],
                          "final_val_exact": history["val_exact"][-1], "steps_to_99": step99,
                          "train_s_to_99": seconds99,
@@ -462,13 +486,14 @@ def bench_dates(kinds, seeds, n_train, n_val, steps, eval_every, long_steps=None
                                                if seconds99 else None)})
             reached = (f"99 % after {step99} steps, {seconds99:.1f} s" if step99
                        else f"not 99 % in {steps}")
-            progress(f"  seed {seed}, {kind}: {reached} (whole run {wall:.1f} s)")
+            progress(f"  seed {seed}, {DATE_MODELS[kind]}: {reached}, test {test_exact:.3f}, "
+                     f"alignment {alignment or 0:.3f} (whole run {wall:.1f} s)")
     result = {"device": "cpu", "threads": torch.get_num_threads(), "n_train": n_train,
               "n_val": n_val, "steps": steps, "eval_every": eval_every, "seeds": list(seeds),
               "numpy_reference_s": NUMPY_REFERENCE_SECONDS, "rows": rows}
     if long_steps:
         every = max(eval_every, long_steps // 12)
-        history, wall = run("none", 0, long_steps, every)
+        history, wall, _ = run(("bahdanau", "none"), 0, long_steps, every)
         result["long_none"] = {"seed": 0, "steps": long_steps, "eval_every": every,
                                "wall_s": wall, "val_step": history["val_step"],
                                "val_exact": history["val_exact"]}
@@ -591,11 +616,13 @@ def run_section(name, args, device, small_threads, progress=say):
     elif name == "dates":
         torch.set_num_threads(1)
         if quick:
-            kinds, seeds, sizes, long_steps = ["bahdanau", "none"], [0], (2_000, 200, 160, 40), None
+            kinds = [("bahdanau", "bahdanau"), ("luong", "local-p-general"), ("bahdanau", "none")]
+            seeds, sizes, long_steps = [0], (2_000, 200, 160, 40), None
         else:
-            kinds = ["bahdanau", "luong-dot", "luong-general", "none"]
-            seeds, sizes, long_steps = [0, 1, 2], (20_000, 500, 400, 20), 1_200
-        progress(f"[dates] date Seq2Seq for {', '.join(kinds)}, seeds {seeds} ...")
+            kinds, seeds = list(DATE_MODELS), [0, 1, 2]
+            sizes, long_steps = (20_000, 500, 400, 20), 1_200
+        progress(f"[dates] date Seq2Seq for {', '.join(DATE_MODELS[k] for k in kinds)}, "
+                 f"seeds {seeds} ...")
         result = bench_dates(kinds, seeds, *sizes, long_steps=long_steps)
     else:
         notebooks = course_notebooks(quick)
