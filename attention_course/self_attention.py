@@ -526,19 +526,28 @@ class AttentionPooling(nn.Module):
         self.project = nn.Linear(input_size, attention_size)
         self.score = nn.Linear(attention_size, 1, bias=False)  # w: the learned query
 
-    def forward(self, x, mask=None):
-        """Pool the states x into one vector per sequence.
+    def forward(self, x, mask=None, return_sequences=False):
+        """Pool the states x into one vector per sequence (or weight the sequence).
 
         Args:
             x: (B, T, D) float tensor of states.
             mask: optional (B, T) bool tensor, True = may attend (a real token).
+            return_sequences: False (default): the pooled vector, for a classifier.
+                True: the weighted sequence weights_t * x_t, (B, T, D), for a layer
+                that still reads a sequence (a recurrent layer after the pooling);
+                its sum over t is the pooled vector. The name is the Keras layer's.
         Returns:
-            (pooled, weights): (B, D) and (B, T); the weights sum to 1 over the
-            attended positions, are exactly 0 elsewhere, and a row with no True gets
-            zero weights and a zero vector.
+            (pooled, weights): (B, D) and (B, T); or, with return_sequences=True,
+            (weighted, weights): (B, T, D) and (B, T). The weights sum to 1 over the
+            attended positions and are exactly 0 elsewhere; a row with no True gets
+            zero weights and a zero vector (or sequence).
         Raises:
+            TypeError: if return_sequences is not True or False.
             ValueError: if x is not (B, T, input_size) or mask not bool of shape (B, T).
         """
+        if not isinstance(return_sequences, bool):
+            raise TypeError("return_sequences must be True (the weighted sequence) or "
+                            f"False (the pooled vector), got {return_sequences!r}")
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"x must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
@@ -550,5 +559,8 @@ class AttentionPooling(nn.Module):
         hidden = torch.tanh(_linear(self.project, x))  # (B, T, d_a)
         scores = _linear(self.score, hidden).squeeze(-1)  # (B, T)
         weights = masked_softmax(scores, mask)  # (B, T); padded positions get exactly 0
+        if return_sequences:
+            weighted = weights.unsqueeze(-1) * x.to(weights.dtype)  # (B, T, D)
+            return weighted.to(x.dtype), weights.to(x.dtype)
         pooled = (weights.unsqueeze(1) @ x.to(weights.dtype)).squeeze(1)  # (B, D)
         return pooled.to(x.dtype), weights.to(x.dtype)

@@ -915,3 +915,26 @@ def test_single_heads_carry_the_dropout_of_the_module():
     outputs, maps = zip(*(h(x) for h in heads), strict=True)
     assert max_error(weights, torch.stack(maps, dim=1)) <= TOLERANCE
     assert max_error(out, mha.out_proj(torch.cat(outputs, dim=-1))) <= TOLERANCE
+
+
+# --- return_sequences: the pooled vector or the weighted sequence (issue 17, the Q&A seed) ---
+
+def test_attention_pooling_returns_the_weighted_sequence_that_sums_to_the_pooled_vector():
+    torch.manual_seed(0)
+    pool = AttentionPooling(6, 4)
+    x = torch.randn(3, 7, 6)
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[1, 4:] = False
+    mask[2] = False  # a row that may attend nothing
+    pooled, weights = pool(x, mask)
+    weighted, same_weights = pool(x, mask, return_sequences=True)
+    assert weighted.shape == (3, 7, 6) and torch.equal(weights, same_weights)
+    assert torch.allclose(weighted.sum(dim=1), pooled, atol=1e-6)
+    assert torch.equal(weighted, weights.unsqueeze(-1) * x)
+    assert (weighted[1, 4:] == 0).all() and (weighted[2] == 0).all()
+
+
+@pytest.mark.parametrize("flag", [1, "yes", None, 0.0])
+def test_return_sequences_must_be_a_bool(flag):
+    with pytest.raises(TypeError, match=f"return_sequences must be True .* got {flag!r}"):
+        AttentionPooling(6, 4)(torch.randn(1, 3, 6), return_sequences=flag)
