@@ -399,6 +399,24 @@ def _check_decoder_inputs(tokens, state, keys, mask, *, step, vocab_size, state_
     _check_dtypes(state, keys, dtype, name="state", owner="decoder")
 
 
+def _check_attention(attention, query_size, key_size, example):
+    """`attention` is a module for queries of query_size and keys of key_size;
+    `example` names one in the TypeError (every decoder of the course uses this)."""
+    needed = ("query_size", "key_size", "project_keys")
+    if not (isinstance(attention, nn.Module)
+            and all(hasattr(attention, name) for name in needed)):
+        raise TypeError(
+            f"attention must be an attention module for queries of size {query_size} "
+            f"and keys of size {key_size}, such as {example}; got "
+            f"{type(attention).__name__} {attention!r:.60} (a kind string such as "
+            "'bahdanau' is what tasks.dates.DateSeq2Seq takes)")
+    if (attention.query_size, attention.key_size) != (query_size, key_size):
+        raise ValueError(
+            f"attention must take queries of size hidden_size={query_size} and keys "
+            f"of size key_size={key_size}, got query_size={attention.query_size}, "
+            f"key_size={attention.key_size}")
+
+
 class AttentionDecoder(nn.Module):
     """GRU decoder that attends over the encoder states at every output step.
 
@@ -426,22 +444,8 @@ class AttentionDecoder(nn.Module):
 
     def __init__(self, vocab_size, embed_size, hidden_size, key_size, attention):
         super().__init__()
-        needed = ("query_size", "key_size", "project_keys")
-        if not (isinstance(attention, nn.Module)
-                and all(hasattr(attention, name) for name in needed)):
-            raise TypeError(
-                f"attention must be an attention module for queries of size "
-                f"{hidden_size} and keys of size {key_size}, such as BahdanauAttention("
-                f"{hidden_size}, {key_size}, attention_size); got "
-                f"{type(attention).__name__} {attention!r:.60} (a kind string such as "
-                "'bahdanau' is what tasks.dates.DateSeq2Seq takes)"
-            )
-        if (attention.query_size, attention.key_size) != (hidden_size, key_size):
-            raise ValueError(
-                f"attention must take queries of size hidden_size={hidden_size} and "
-                f"keys of size key_size={key_size}, got "
-                f"query_size={attention.query_size}, key_size={attention.key_size}"
-            )
+        example = f"BahdanauAttention({hidden_size}, {key_size}, attention_size)"
+        _check_attention(attention, hidden_size, key_size, example)
         self.attention = attention
         self.hidden_size, self.key_size = hidden_size, key_size  # H, d_k
         self.embedding = nn.Embedding(vocab_size, embed_size)

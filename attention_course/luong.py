@@ -105,24 +105,7 @@ class LuongAttention(AttentionBase):
 # %% ../notebooks/ch4_3_luong_attention.ipynb #f85d11ef
 import torch
 
-from .bahdanau import _check_decoder_inputs
-
-
-def _check_attention(attention, query_size, key_size):
-    """`attention` is a module for queries of query_size and keys of key_size."""
-    needed = ("query_size", "key_size", "project_keys")
-    if not (isinstance(attention, nn.Module)
-            and all(hasattr(attention, name) for name in needed)):
-        raise TypeError(
-            f"attention must be an attention module for queries of size {query_size} "
-            f"and keys of size {key_size}, such as LuongAttention({query_size}, "
-            f"{key_size}, 'general'); got {type(attention).__name__} "
-            f"{attention!r:.60}")
-    if (attention.query_size, attention.key_size) != (query_size, key_size):
-        raise ValueError(
-            f"attention must take queries of size hidden_size={query_size} and keys "
-            f"of size key_size={key_size}, got query_size={attention.query_size}, "
-            f"key_size={attention.key_size}")
+from .bahdanau import _check_attention, _check_decoder_inputs
 
 
 class LuongDecoder(nn.Module):
@@ -161,7 +144,8 @@ class LuongDecoder(nn.Module):
         super().__init__()
         _check_sizes(vocab_size=vocab_size, embed_size=embed_size,
                      hidden_size=hidden_size, key_size=key_size)
-        _check_attention(attention, hidden_size, key_size)
+        _check_attention(attention, hidden_size, key_size,
+                         f"LuongAttention({hidden_size}, {key_size}, 'general')")
         self.attention, self.input_feeding = attention, bool(input_feeding)
         self.hidden_size, self.key_size = hidden_size, key_size  # H, d_k
         self.embedding = nn.Embedding(vocab_size, embed_size)
